@@ -17,6 +17,7 @@
 pub mod field;
 pub mod key;
 pub mod matching;
+pub mod syntax;
 
 pub use field::{Field, SubField};
 pub use key::{FlowKey, FlowMask, Stage};
