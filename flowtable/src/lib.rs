@@ -10,14 +10,19 @@
 //! - [`syntax`]: Open vSwitch's flow syntax, parsed and formatted exactly as `ovs-ofctl` does.
 //! - [`classifier`]: tuple space search with staged lookup and prefix tracking, returning the
 //!   megaflow mask of every lookup.
+//! - [`table`]: flow tables with flow-mod semantics, cookies, timeouts and counters.
 //! - [`pipeline`]: the multi-table translation of a key into datapath actions, and `trace`.
 //!
 //! Nothing here does I/O, spawns threads or reads a clock: time is an argument.
 
+pub mod action;
+pub mod extract;
 pub mod field;
 pub mod key;
 pub mod matching;
+pub mod pipeline;
 pub mod syntax;
+pub mod table;
 
 pub use field::{Field, SubField};
 pub use key::{FlowKey, FlowMask, Stage};

@@ -6,6 +6,11 @@
 
 use std::fmt;
 
+pub mod actions;
+pub mod flow;
+pub mod matches;
+pub mod value;
+
 /// A flow text that could not be parsed: where, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyntaxError {

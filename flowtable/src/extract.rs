@@ -1,0 +1,1 @@
+//! Packet bytes to [`crate::FlowKey`].

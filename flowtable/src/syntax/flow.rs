@@ -1,0 +1,1 @@
+//! Flow syntax: flow.
