@@ -666,12 +666,20 @@ pub struct SubField {
 impl SubField {
     /// The whole of `field`.
     pub fn whole(field: Field) -> SubField {
-        SubField { field, ofs: 0, n_bits: field.bits() }
+        SubField {
+            field,
+            ofs: 0,
+            n_bits: field.bits(),
+        }
     }
 
     /// The mask of this range within the field, right-aligned to the field.
     pub fn field_mask(&self) -> u128 {
-        let ones = if self.n_bits >= 128 { u128::MAX } else { (1u128 << self.n_bits) - 1 };
+        let ones = if self.n_bits >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << self.n_bits) - 1
+        };
         ones << self.ofs
     }
 
@@ -725,7 +733,11 @@ mod tests {
     fn subfields_write_only_their_bits() {
         let mut k = FlowKey::zero();
         k.regs[0] = 0xffff_0000;
-        let sf = SubField { field: Field::Reg0, ofs: 4, n_bits: 8 };
+        let sf = SubField {
+            field: Field::Reg0,
+            ofs: 4,
+            n_bits: 8,
+        };
         sf.set(&mut k, 0xab);
         assert_eq!(k.regs[0], 0xffff_0ab0);
         assert_eq!(sf.get(&k), 0xab);

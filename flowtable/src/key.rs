@@ -212,7 +212,7 @@ const L4_START: usize = offset_of!(FlowKey, tp_src) / 8;
 const _: () = assert!(offset_of!(FlowKey, dl_dst) % 8 == 0);
 const _: () = assert!(offset_of!(FlowKey, nw_src) % 8 == 0);
 const _: () = assert!(offset_of!(FlowKey, tp_src) % 8 == 0);
-const _: () = assert!(size_of::<FlowKey>() % 8 == 0);
+const _: () = assert!(size_of::<FlowKey>().is_multiple_of(8));
 
 impl FlowKey {
     /// Number of 64-bit words in a key.
@@ -379,7 +379,10 @@ impl FlowMask {
 
     /// Whether every bit of `self` is also set in `other`.
     pub fn is_subset_of(&self, other: &FlowMask) -> bool {
-        self.words().iter().zip(other.words()).all(|(a, b)| a & !b == 0)
+        self.words()
+            .iter()
+            .zip(other.words())
+            .all(|(a, b)| a & !b == 0)
     }
 
     /// Whether no bit is set.

@@ -18,12 +18,18 @@ pub struct Match {
 impl Match {
     /// The match of every packet.
     pub const fn any() -> Match {
-        Match { key: FlowKey::zero(), mask: FlowMask::none() }
+        Match {
+            key: FlowKey::zero(),
+            mask: FlowMask::none(),
+        }
     }
 
     /// Builds a match, clearing any bit of `key` outside `mask`.
     pub fn new(key: FlowKey, mask: FlowMask) -> Match {
-        Match { key: key.masked(&mask), mask }
+        Match {
+            key: key.masked(&mask),
+            mask,
+        }
     }
 
     /// Whether `key` is one of the packets of this match.

@@ -27,7 +27,10 @@ impl SyntaxError {
         let offset = offset.min(text.len());
         // Columns count characters, not bytes, so a non-ASCII flow text still points right.
         let column = text.get(..offset).map_or(offset, |s| s.chars().count()) + 1;
-        SyntaxError { column, message: message.into() }
+        SyntaxError {
+            column,
+            message: message.into(),
+        }
     }
 }
 
