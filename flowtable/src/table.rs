@@ -27,7 +27,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::action::{Action, OfPort};
+use crate::action::{self, Action, ActionError, OfPort};
 use crate::classifier::Classifier;
 use crate::matching::Match;
 use crate::syntax::flow::{FlowCommand, FlowMod, FlowModFlags};
@@ -124,12 +124,22 @@ impl FlowRule {
     /// Whether any of the rule's actions, including those nested in `ct(exec(...))`, outputs
     /// to `port` (the `out_port` filter of modify and delete).
     pub fn outputs_to(&self, port: OfPort) -> bool {
-        self.actions.iter().any(|a| a.outputs_to(port))
+        let mut found = false;
+        action::walk(&self.actions, &mut |a| {
+            found |= match a {
+                Action::Output(p) | Action::OutputTrunc { port: p, .. } => *p == port,
+                Action::Controller(_) => port == OfPort::CONTROLLER,
+                _ => false,
+            }
+        });
+        found
     }
 
     /// Whether any of the rule's actions forwards to `group` (the `out_group` filter).
     pub fn sends_to_group(&self, group: u32) -> bool {
-        self.actions.iter().any(|a| matches!(a, Action::Group(g) if *g == group))
+        let mut found = false;
+        action::walk(&self.actions, &mut |a| found |= matches!(a, Action::Group(g) if *g == group));
+        found
     }
 }
 
@@ -183,7 +193,7 @@ impl Outcome {
 }
 
 /// A flow mod the tables refused; the tables are unchanged.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum FlowModError {
     /// An add or strict operation named table 255 (all tables), or a table past the last.
     #[error("table {0} is out of range (tables are 0 to 254)")]
@@ -197,8 +207,8 @@ pub enum FlowModError {
         priority: u16,
     },
     /// The actions are not valid for the match or the table.
-    #[error("{0}")]
-    BadActions(String),
+    #[error(transparent)]
+    BadActions(#[from] ActionError),
 }
 
 /// One flow table: a classifier of rules.
@@ -297,9 +307,10 @@ impl Tables {
         self.tables.iter().all(|t| t.is_empty())
     }
 
-    /// Applies one flow mod at time `now`. On error nothing changed.
-    pub fn apply(&mut self, fm: &FlowMod, cmd: FlowCommand, strict: bool, now: Millis) -> Result<Outcome, FlowModError> {
-        match cmd {
+    /// Applies one flow mod at time `now`; `strict` selects ovs-ofctl's `--strict` semantics for
+    /// modify and delete. On error nothing changed.
+    pub fn apply(&mut self, fm: &FlowMod, strict: bool, now: Millis) -> Result<Outcome, FlowModError> {
+        match fm.command {
             FlowCommand::Add => self.add(fm, now),
             FlowCommand::Modify => self.modify(fm, strict),
             FlowCommand::Delete => Ok(self.delete(fm, strict)),

@@ -8,7 +8,7 @@
 
 use std::fmt::{self, Write as _};
 
-use crate::action::{ControllerReason, CtAlg, Nat};
+use crate::action::{ControllerReason, Nat, NatKind};
 use crate::field::Field;
 use crate::syntax::value::format_value;
 
@@ -27,8 +27,8 @@ pub struct DpCt {
     pub mark: Option<(u32, u32)>,
     /// `ct_label` bits to set on commit: (value, mask).
     pub label: Option<(u128, u128)>,
-    /// Application-layer gateway.
-    pub alg: Option<CtAlg>,
+    /// Application-layer gateway, by the well-known port of its protocol (21 for FTP).
+    pub alg: Option<u16>,
 }
 
 /// One datapath action.
@@ -138,11 +138,11 @@ impl fmt::Display for DpCt {
         if let Some((value, mask)) = self.label {
             parts.push(format!("label={value:#x}/{mask:#x}"));
         }
-        if let Some(alg) = &self.alg {
-            parts.push(format!("helper={}", alg.name()));
+        if let Some(alg) = self.alg {
+            parts.push(format!("helper={}", alg_name(alg)));
         }
         if let Some(nat) = &self.nat {
-            parts.push(nat.to_string());
+            parts.push(nat_text(nat));
         }
         let mut out = String::from("ct");
         if !parts.is_empty() {
@@ -151,6 +151,48 @@ impl fmt::Display for DpCt {
         }
         f.write_str(&out)
     }
+}
+
+fn alg_name(port: u16) -> String {
+    match port {
+        21 => "ftp".into(),
+        69 => "tftp".into(),
+        other => other.to_string(),
+    }
+}
+
+/// `nat(src=A-B:P-Q,random)` in the datapath's own spelling.
+fn nat_text(nat: &Nat) -> String {
+    let mut out = String::from("nat");
+    let mut args: Vec<String> = Vec::new();
+    if let Some(kind) = nat.kind {
+        let mut range = match kind {
+            NatKind::Src => "src".to_string(),
+            NatKind::Dst => "dst".to_string(),
+        };
+        if let Some(addrs) = &nat.addrs {
+            let _ = write!(range, "={}", addrs.min);
+            if addrs.max != addrs.min {
+                let _ = write!(range, "-{}", addrs.max);
+            }
+        }
+        if let Some((min, max)) = nat.ports {
+            let _ = write!(range, ":{min}");
+            if max != min {
+                let _ = write!(range, "-{max}");
+            }
+        }
+        args.push(range);
+    }
+    for (on, name) in [(nat.random, "random"), (nat.hash, "hash"), (nat.persistent, "persistent")] {
+        if on {
+            args.push(name.into());
+        }
+    }
+    if !args.is_empty() {
+        let _ = write!(out, "({})", args.join(","));
+    }
+    out
 }
 
 /// A datapath action list, displayed comma-separated, or `drop` when empty.

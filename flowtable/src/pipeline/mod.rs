@@ -359,7 +359,7 @@ impl<'a> Xlate<'a> {
             }
             Action::Controller(c) => {
                 self.commit();
-                let action = self.controller_action(c.reason, c.max_len, c.id);
+                let action = self.controller_action(c.reason, c.max_len, c.controller_id);
                 self.out.push(action);
             }
             Action::SetQueue(_) | Action::PopQueue => {
@@ -588,10 +588,10 @@ impl<'a> Xlate<'a> {
             zone,
             commit: ct.commit,
             force: ct.force,
-            nat: ct.nat.clone(),
+            nat: ct.nat,
             mark: None,
             label: None,
-            alg: ct.alg.clone(),
+            alg: ct.alg,
         };
         for action in &ct.actions {
             if let Action::SetField { field, value, mask } = action {

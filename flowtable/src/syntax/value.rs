@@ -22,92 +22,14 @@
 //!
 //! A mask on a field that is not maskable is accepted only when it is all ones, as Open vSwitch.
 
-use std::fmt;
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::SyntaxError;
 use crate::field::{Field, Format};
 use crate::key::{ct_state, frag};
 
-/// An OpenFlow port number, as flows and actions name it (`in_port=LOCAL`, `output:2`).
-///
-/// The reserved ports carry Open vSwitch's 16-bit numbering (`LOCAL` is `0xfffe`), which is also
-/// what the `in_port` field of a [`crate::FlowKey`] holds for them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OfPort(pub u32);
-
-impl OfPort {
-    /// The highest number of a physical port (`OFPP_MAX`); reserved ports lie above it.
-    pub const MAX: OfPort = OfPort(0xff00);
-    /// The packet's input port.
-    pub const IN_PORT: OfPort = OfPort(0xfff8);
-    /// Resubmit to the first flow table (`packet-out` only).
-    pub const TABLE: OfPort = OfPort(0xfff9);
-    /// The traditional L2 switching of the bridge.
-    pub const NORMAL: OfPort = OfPort(0xfffa);
-    /// All ports except the input port and those with flooding disabled.
-    pub const FLOOD: OfPort = OfPort(0xfffb);
-    /// All ports except the input port.
-    pub const ALL: OfPort = OfPort(0xfffc);
-    /// The controller.
-    pub const CONTROLLER: OfPort = OfPort(0xfffd);
-    /// The bridge's own (internal) port.
-    pub const LOCAL: OfPort = OfPort(0xfffe);
-    /// No port (`NONE`, printed `ANY`), the wildcard of `out_port`.
-    pub const ANY: OfPort = OfPort(0xffff);
-
-    const NAMES: [(&'static str, OfPort); 8] = [
-        ("IN_PORT", OfPort::IN_PORT),
-        ("TABLE", OfPort::TABLE),
-        ("NORMAL", OfPort::NORMAL),
-        ("FLOOD", OfPort::FLOOD),
-        ("ALL", OfPort::ALL),
-        ("CONTROLLER", OfPort::CONTROLLER),
-        ("LOCAL", OfPort::LOCAL),
-        ("ANY", OfPort::ANY),
-    ];
-
-    /// The reserved port called `name` (case-insensitive; `NONE` is `ANY`).
-    pub fn from_name(name: &str) -> Option<OfPort> {
-        if name.eq_ignore_ascii_case("NONE") {
-            return Some(OfPort::ANY);
-        }
-        OfPort::NAMES
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|&(_, p)| p)
-    }
-
-    /// The name of a reserved port, `None` for a numbered one.
-    pub fn name(self) -> Option<&'static str> {
-        OfPort::NAMES
-            .iter()
-            .find(|&&(_, p)| p == self)
-            .map(|&(n, _)| n)
-    }
-
-    /// Parses a port as `ovs-ofctl` does: a reserved name or a decimal number up to
-    /// [`OfPort::MAX`]. Returns `None` for anything else.
-    pub fn parse(s: &str) -> Option<OfPort> {
-        if let Some(p) = OfPort::from_name(s) {
-            return Some(p);
-        }
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let n: u32 = s.parse().ok()?;
-        (n <= OfPort::MAX.0).then_some(OfPort(n))
-    }
-}
-
-impl fmt::Display for OfPort {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(n) => f.write_str(n),
-            None => write!(f, "{}", self.0),
-        }
-    }
-}
+pub use crate::action::OfPort;
 
 /// Conntrack state flag names in bit order (bit 0 first), as Open vSwitch spells them.
 const CT_STATE_NAMES: [(&str, u32); 8] = [
