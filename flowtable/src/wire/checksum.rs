@@ -90,11 +90,16 @@ pub fn update_bytes(check: u16, old: &[u8], new: &[u8]) -> u16 {
 /// CRC-32C (Castagnoli), the SCTP checksum (RFC 4960 appendix B): reflected polynomial
 /// 0x82F63B78, initial value and final xor all ones.
 pub fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
+    !crc32c_update(!0, data)
+}
+
+/// Feeds `data` into a running CRC-32C register `crc` (start with `!0`, complement at the
+/// end), for a CRC over pieces.
+pub fn crc32c_update(mut crc: u32, data: &[u8]) -> u32 {
     for &b in data {
         crc = CRC32C_TABLE[usize::from(crc.to_le_bytes()[0] ^ b)] ^ (crc >> 8);
     }
-    !crc
+    crc
 }
 
 const CRC32C_TABLE: [u32; 256] = {

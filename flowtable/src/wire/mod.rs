@@ -26,12 +26,20 @@
 
 use std::fmt;
 
+pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+pub mod icmpv4;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
+pub mod ipv6ext;
+pub mod llc;
+pub mod sctp;
 pub mod tcp;
 pub mod udp;
 pub mod vlan;
+pub mod vxlan;
 
 /// A 48-bit Ethernet (MAC) address in network order.
 pub type MacAddr = [u8; 6];
@@ -167,7 +175,6 @@ pub(crate) fn mac(buf: &[u8], at: usize) -> MacAddr {
     m
 }
 
-#[allow(dead_code)] // Used by the IPv6 and ICMPv6 views.
 #[inline(always)]
 pub(crate) fn addr16(buf: &[u8], at: usize) -> [u8; 16] {
     let mut a = [0; 16];
