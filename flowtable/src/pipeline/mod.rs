@@ -453,9 +453,6 @@ impl<'a> Xlate<'a> {
             // Instructions inside an action list (write_actions(goto_table...) is refused by
             // validation); in an action set they have no meaning.
             Action::GotoTable(_) | Action::ClearActions | Action::WriteActions(_) => {}
-            other => {
-                self.note(depth, format!("{} is not supported by the pipeline, ignored", other.name()));
-            }
         }
         Flow::Continue
     }
