@@ -14,7 +14,7 @@
 //! - [`Format::Ipv4`]: `a.b.c.d` with `/N` (0..=32) or `/a.b.c.d`;
 //! - [`Format::Ipv6`]: any RFC 4291 address with `/N` (0..=128) or an address mask;
 //! - [`Format::OfPort`]: a decimal port number up to 65280 or a reserved port name
-//!   ([`OfPort::from_name`]);
+//!   ([`parse_port`]);
 //! - [`Format::CtState`] and [`Format::TcpFlags`]: `+flag-flag...` (mask = the named flags) or a
 //!   number with an optional mask;
 //! - [`Format::Frag`]: `no`, `yes`, `first`, `later`, `not_later`, or a number with a mask;
@@ -22,92 +22,29 @@
 //!
 //! A mask on a field that is not maskable is accepted only when it is all ones, as Open vSwitch.
 
-use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::SyntaxError;
+use crate::action::OfPort;
 use crate::field::{Field, Format};
 use crate::key::{ct_state, frag};
 
-/// An OpenFlow port number, as flows and actions name it (`in_port=LOCAL`, `output:2`).
-///
-/// The reserved ports carry Open vSwitch's 16-bit numbering (`LOCAL` is `0xfffe`), which is also
-/// what the `in_port` field of a [`crate::FlowKey`] holds for them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OfPort(pub u32);
-
-impl OfPort {
-    /// The highest number of a physical port (`OFPP_MAX`); reserved ports lie above it.
-    pub const MAX: OfPort = OfPort(0xff00);
-    /// The packet's input port.
-    pub const IN_PORT: OfPort = OfPort(0xfff8);
-    /// Resubmit to the first flow table (`packet-out` only).
-    pub const TABLE: OfPort = OfPort(0xfff9);
-    /// The traditional L2 switching of the bridge.
-    pub const NORMAL: OfPort = OfPort(0xfffa);
-    /// All ports except the input port and those with flooding disabled.
-    pub const FLOOD: OfPort = OfPort(0xfffb);
-    /// All ports except the input port.
-    pub const ALL: OfPort = OfPort(0xfffc);
-    /// The controller.
-    pub const CONTROLLER: OfPort = OfPort(0xfffd);
-    /// The bridge's own (internal) port.
-    pub const LOCAL: OfPort = OfPort(0xfffe);
-    /// No port (`NONE`, printed `ANY`), the wildcard of `out_port`.
-    pub const ANY: OfPort = OfPort(0xffff);
-
-    const NAMES: [(&'static str, OfPort); 8] = [
-        ("IN_PORT", OfPort::IN_PORT),
-        ("TABLE", OfPort::TABLE),
-        ("NORMAL", OfPort::NORMAL),
-        ("FLOOD", OfPort::FLOOD),
-        ("ALL", OfPort::ALL),
-        ("CONTROLLER", OfPort::CONTROLLER),
-        ("LOCAL", OfPort::LOCAL),
-        ("ANY", OfPort::ANY),
-    ];
-
-    /// The reserved port called `name` (case-insensitive; `NONE` is `ANY`).
-    pub fn from_name(name: &str) -> Option<OfPort> {
-        if name.eq_ignore_ascii_case("NONE") {
-            return Some(OfPort::ANY);
-        }
-        OfPort::NAMES
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|&(_, p)| p)
+/// Parses a port as `ovs-ofctl` does: a reserved port name (case-insensitive, see
+/// [`OfPort::from_name`]) or a decimal number up to 65280 (`0xff00`, OpenFlow 1.0's `OFPP_MAX`;
+/// Open vSwitch reads port numbers in decimal only). Returns `None` for anything else.
+pub fn parse_port(s: &str) -> Option<OfPort> {
+    if let Some(p) = OfPort::from_name(s) {
+        return Some(p);
     }
-
-    /// The name of a reserved port, `None` for a numbered one.
-    pub fn name(self) -> Option<&'static str> {
-        OfPort::NAMES
-            .iter()
-            .find(|&&(_, p)| p == self)
-            .map(|&(n, _)| n)
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-
-    /// Parses a port as `ovs-ofctl` does: a reserved name or a decimal number up to
-    /// [`OfPort::MAX`]. Returns `None` for anything else.
-    pub fn parse(s: &str) -> Option<OfPort> {
-        if let Some(p) = OfPort::from_name(s) {
-            return Some(p);
-        }
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let n: u32 = s.parse().ok()?;
-        (n <= OfPort::MAX.0).then_some(OfPort(n))
-    }
+    let n: u32 = s.parse().ok()?;
+    (n <= MAX_PORT_NUMBER).then_some(OfPort(n))
 }
 
-impl fmt::Display for OfPort {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(n) => f.write_str(n),
-            None => write!(f, "{}", self.0),
-        }
-    }
-}
+/// The largest port number [`parse_port`] accepts.
+pub const MAX_PORT_NUMBER: u32 = 0xff00;
 
 /// Conntrack state flag names in bit order (bit 0 first), as Open vSwitch spells them.
 const CT_STATE_NAMES: [(&str, u32); 8] = [
@@ -254,7 +191,7 @@ fn parse_raw(s: &str, field: Field) -> Option<(u128, u128)> {
             };
             Some((value, mask))
         }
-        Format::OfPort => OfPort::parse(s).map(|p| (u128::from(p.0), full)),
+        Format::OfPort => parse_port(s).map(|p| (u128::from(p.0), full)),
         Format::CtState => {
             let (v, m) = parse_flags(s, &CT_STATE_NAMES, CT_STATE_ALL)?;
             // Open vSwitch knows only the named bits: a number or mask naming others is refused,
