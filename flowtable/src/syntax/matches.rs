@@ -14,8 +14,9 @@
 //! bit, plus an exact PCP only when a tag is required), because that is what `ovs-ofctl -O
 //! OpenFlow13` prints back.
 
-use super::value::{parse_value, OfPort};
+use super::value::parse_value;
 use super::SyntaxError;
+use crate::action::OfPort;
 use crate::ethertype;
 use crate::field::{ipproto, Field, Prereq};
 use crate::key::{FlowKey, VLAN_PRESENT};

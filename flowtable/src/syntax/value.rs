@@ -14,7 +14,7 @@
 //! - [`Format::Ipv4`]: `a.b.c.d` with `/N` (0..=32) or `/a.b.c.d`;
 //! - [`Format::Ipv6`]: any RFC 4291 address with `/N` (0..=128) or an address mask;
 //! - [`Format::OfPort`]: a decimal port number up to 65280 or a reserved port name
-//!   ([`OfPort::from_name`]);
+//!   ([`parse_port`]);
 //! - [`Format::CtState`] and [`Format::TcpFlags`]: `+flag-flag...` (mask = the named flags) or a
 //!   number with an optional mask;
 //! - [`Format::Frag`]: `no`, `yes`, `first`, `later`, `not_later`, or a number with a mask;
@@ -22,14 +22,29 @@
 //!
 //! A mask on a field that is not maskable is accepted only when it is all ones, as Open vSwitch.
 
-
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::SyntaxError;
+use crate::action::OfPort;
 use crate::field::{Field, Format};
 use crate::key::{ct_state, frag};
 
-pub use crate::action::OfPort;
+/// Parses a port as `ovs-ofctl` does: a reserved port name (case-insensitive, see
+/// [`OfPort::from_name`]) or a decimal number up to 65280 (`0xff00`, OpenFlow 1.0's `OFPP_MAX`;
+/// Open vSwitch reads port numbers in decimal only). Returns `None` for anything else.
+pub fn parse_port(s: &str) -> Option<OfPort> {
+    if let Some(p) = OfPort::from_name(s) {
+        return Some(p);
+    }
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u32 = s.parse().ok()?;
+    (n <= MAX_PORT_NUMBER).then_some(OfPort(n))
+}
+
+/// The largest port number [`parse_port`] accepts.
+pub const MAX_PORT_NUMBER: u32 = 0xff00;
 
 /// Conntrack state flag names in bit order (bit 0 first), as Open vSwitch spells them.
 const CT_STATE_NAMES: [(&str, u32); 8] = [
@@ -176,7 +191,7 @@ fn parse_raw(s: &str, field: Field) -> Option<(u128, u128)> {
             };
             Some((value, mask))
         }
-        Format::OfPort => OfPort::parse(s).map(|p| (u128::from(p.0), full)),
+        Format::OfPort => parse_port(s).map(|p| (u128::from(p.0), full)),
         Format::CtState => {
             let (v, m) = parse_flags(s, &CT_STATE_NAMES, CT_STATE_ALL)?;
             // Open vSwitch knows only the named bits: a number or mask naming others is refused,
