@@ -34,11 +34,12 @@ export RUSTC_BOOTSTRAP=1
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
-cd fuzz
+# cargo-fuzz finds fuzz/ from the project root, where this runs; corpus paths are absolute
+# because the fuzzer binary does not run in this directory.
 for target in $(cargo fuzz list); do
     echo "---- fuzz target $target: ${SECONDS_PER_TARGET}s"
     mkdir -p "$scratch/$target"
     # libFuzzer writes new inputs to the first corpus directory and reads seeds from all.
-    cargo fuzz run -s none "$target" "$scratch/$target" "corpus/$target" -- \
+    cargo fuzz run -s none "$target" "$scratch/$target" "$PWD/fuzz/corpus/$target" -- \
         -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -print_final_stats=1
 done

@@ -55,8 +55,9 @@ install_packages() {
 section "Debian packages"
 install_packages
 
-section "cargo fmt --all --check"
+section "cargo fmt --all --check (and the fuzz crate)"
 cargo fmt --all --check
+cargo fmt --manifest-path fuzz/Cargo.toml --check
 
 section "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
