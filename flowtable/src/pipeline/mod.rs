@@ -353,9 +353,16 @@ impl<'a> Xlate<'a> {
             Action::OutputTrunc { port, max_len } => self.output(*port, Some(*max_len), depth),
             Action::OutputReg { src, max_len } => {
                 src.unwildcard(&mut self.mask);
-                let port = u32::try_from(src.get(&self.state.key)).unwrap_or(u32::MAX);
-                let max_len = (*max_len != u16::MAX).then_some(u32::from(*max_len));
-                self.output(OfPort(port), max_len, depth);
+                let port = OfPort(u32::try_from(src.get(&self.state.key)).unwrap_or(u32::MAX));
+                // `max_len` only limits what goes to the controller.
+                if port == OfPort::CONTROLLER {
+                    let reason = crate::action::ControllerReason::Action;
+                    self.commit();
+                    let action = self.controller_action(reason, *max_len, 0);
+                    self.out.push(action);
+                } else {
+                    self.output(port, None, depth);
+                }
             }
             Action::Controller(c) => {
                 self.commit();
