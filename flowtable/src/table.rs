@@ -111,7 +111,9 @@ impl FlowRule {
     /// Why the rule has expired at `now`, if it has. A hard timeout wins over an idle one when
     /// both have passed, as in Open vSwitch.
     pub fn expiry(&self, now: Millis) -> Option<RemovedReason> {
-        let passed = |since: Millis, secs: u16| secs != 0 && now.saturating_sub(since) >= u64::from(secs) * 1000;
+        let passed = |since: Millis, secs: u16| {
+            secs != 0 && now.saturating_sub(since) >= u64::from(secs) * 1000
+        };
         if passed(self.created, self.hard_timeout) {
             Some(RemovedReason::HardTimeout)
         } else if passed(self.idle_since(), self.idle_timeout) {
@@ -138,7 +140,9 @@ impl FlowRule {
     /// Whether any of the rule's actions forwards to `group` (the `out_group` filter).
     pub fn sends_to_group(&self, group: u32) -> bool {
         let mut found = false;
-        action::walk(&self.actions, &mut |a| found |= matches!(a, Action::Group(g) if *g == group));
+        action::walk(&self.actions, &mut |a| {
+            found |= matches!(a, Action::Group(g) if *g == group)
+        });
         found
     }
 }
@@ -279,7 +283,9 @@ impl Tables {
     /// Empty tables.
     pub fn new() -> Tables {
         let empty = Arc::new(FlowTable::default());
-        Tables { tables: vec![empty; N_TABLES] }
+        Tables {
+            tables: vec![empty; N_TABLES],
+        }
     }
 
     /// Table `id`, or `None` past the last table.
@@ -309,7 +315,12 @@ impl Tables {
 
     /// Applies one flow mod at time `now`; `strict` selects ovs-ofctl's `--strict` semantics for
     /// modify and delete. On error nothing changed.
-    pub fn apply(&mut self, fm: &FlowMod, strict: bool, now: Millis) -> Result<Outcome, FlowModError> {
+    pub fn apply(
+        &mut self,
+        fm: &FlowMod,
+        strict: bool,
+        now: Millis,
+    ) -> Result<Outcome, FlowModError> {
         match fm.command {
             FlowCommand::Add => self.add(fm, now),
             FlowCommand::Modify => self.modify(fm, strict),
@@ -320,27 +331,50 @@ impl Tables {
     /// The rules whose timeouts have passed at `now`, with the reason.
     pub fn expired(&self, now: Millis) -> Vec<Removed> {
         self.rules()
-            .filter_map(|rule| rule.expiry(now).map(|reason| Removed { rule: rule.clone(), reason }))
+            .filter_map(|rule| {
+                rule.expiry(now).map(|reason| Removed {
+                    rule: rule.clone(),
+                    reason,
+                })
+            })
             .collect()
     }
 
     /// Removes exactly `rule` (same table, match and priority) if it is still present, for
     /// expiry; returns whether it was.
     pub fn remove_rule(&mut self, rule: &FlowRule) -> bool {
-        let Some(slot) = self.tables.get_mut(usize::from(rule.table)) else { return false };
+        let Some(slot) = self.tables.get_mut(usize::from(rule.table)) else {
+            return false;
+        };
         if slot.rules.find_exact(&rule.match_, rule.priority).is_none() {
             return false;
         }
-        Arc::make_mut(slot).rules.remove(&rule.match_, rule.priority).is_some()
+        Arc::make_mut(slot)
+            .rules
+            .remove(&rule.match_, rule.priority)
+            .is_some()
     }
 
     fn add(&mut self, fm: &FlowMod, now: Millis) -> Result<Outcome, FlowModError> {
         let table = fm.table.unwrap_or(0);
-        let slot = self.tables.get_mut(usize::from(table)).ok_or(FlowModError::BadTable(table))?;
-        crate::action::validate(&fm.actions, &fm.match_, table).map_err(FlowModError::BadActions)?;
-        let existing = slot.rules.find_exact(&fm.match_, fm.priority).map(|r| r.value.clone());
-        if fm.flags.check_overlap && existing.is_none() && slot.rules.has_overlap(&fm.match_, fm.priority) {
-            return Err(FlowModError::Overlap { table, priority: fm.priority });
+        let slot = self
+            .tables
+            .get_mut(usize::from(table))
+            .ok_or(FlowModError::BadTable(table))?;
+        crate::action::validate(&fm.actions, &fm.match_, table)
+            .map_err(FlowModError::BadActions)?;
+        let existing = slot
+            .rules
+            .find_exact(&fm.match_, fm.priority)
+            .map(|r| r.value.clone());
+        if fm.flags.check_overlap
+            && existing.is_none()
+            && slot.rules.has_overlap(&fm.match_, fm.priority)
+        {
+            return Err(FlowModError::Overlap {
+                table,
+                priority: fm.priority,
+            });
         }
         // Replacing an identical rule keeps its counters unless asked otherwise (OpenFlow 1.3,
         // OFPFF_RESET_COUNTS); the replacement is a new rule in every other respect.
@@ -361,10 +395,18 @@ impl Tables {
             created: now,
             stats,
         };
-        Arc::make_mut(slot).rules.insert(fm.match_, fm.priority, Arc::new(rule));
+        Arc::make_mut(slot)
+            .rules
+            .insert(fm.match_, fm.priority, Arc::new(rule));
         Ok(match existing {
-            Some(_) => Outcome { modified: 1, ..Outcome::default() },
-            None => Outcome { added: 1, ..Outcome::default() },
+            Some(_) => Outcome {
+                modified: 1,
+                ..Outcome::default()
+            },
+            None => Outcome {
+                added: 1,
+                ..Outcome::default()
+            },
         })
     }
 
@@ -382,14 +424,24 @@ impl Tables {
         let mut outcome = Outcome::default();
         let mut staged: Vec<(u8, Arc<FlowRule>)> = Vec::new();
         for table in self.addressed(fm)? {
-            let Some(slot) = self.tables.get(usize::from(table)) else { continue };
+            let Some(slot) = self.tables.get(usize::from(table)) else {
+                continue;
+            };
             for rule in Self::selected(slot, &selector) {
                 crate::action::validate(&fm.actions, &rule.match_, table)
                     .map_err(FlowModError::BadActions)?;
                 // A modify replaces the actions; with cookie_mask 0 it also sets the cookie
                 // (what ovs-ofctl's mod-flows does when given `cookie=` without a mask).
-                let cookie = if fm.cookie_mask == 0 && fm.cookie != 0 { fm.cookie } else { rule.cookie };
-                let stats = if fm.flags.reset_counts { Arc::default() } else { rule.stats.clone() };
+                let cookie = if fm.cookie_mask == 0 && fm.cookie != 0 {
+                    fm.cookie
+                } else {
+                    rule.cookie
+                };
+                let stats = if fm.flags.reset_counts {
+                    Arc::default()
+                } else {
+                    rule.stats.clone()
+                };
                 let new = FlowRule {
                     table,
                     match_: rule.match_,
@@ -410,7 +462,9 @@ impl Tables {
         // modify changes nothing.
         for (table, rule) in staged {
             if let Some(slot) = self.tables.get_mut(usize::from(table)) {
-                Arc::make_mut(slot).rules.insert(rule.match_, rule.priority, rule);
+                Arc::make_mut(slot)
+                    .rules
+                    .insert(rule.match_, rule.priority, rule);
                 outcome.modified += 1;
             }
         }
@@ -421,9 +475,13 @@ impl Tables {
         let selector = Selector { fm, strict };
         let mut outcome = Outcome::default();
         // `addressed` only fails for tables past 254, which select nothing to delete.
-        let Ok(tables) = self.addressed(fm) else { return outcome };
+        let Ok(tables) = self.addressed(fm) else {
+            return outcome;
+        };
         for table in tables {
-            let Some(slot) = self.tables.get_mut(usize::from(table)) else { continue };
+            let Some(slot) = self.tables.get_mut(usize::from(table)) else {
+                continue;
+            };
             let doomed: Vec<Arc<FlowRule>> = Self::selected(slot, &selector).cloned().collect();
             if doomed.is_empty() {
                 continue;
@@ -431,7 +489,10 @@ impl Tables {
             let rules = &mut Arc::make_mut(slot).rules;
             for rule in doomed {
                 rules.remove(&rule.match_, rule.priority);
-                outcome.removed.push(Removed { rule, reason: RemovedReason::Delete });
+                outcome.removed.push(Removed {
+                    rule,
+                    reason: RemovedReason::Delete,
+                });
             }
         }
         outcome
@@ -439,12 +500,27 @@ impl Tables {
 
     /// The rules of `table` that `selector` picks: one exact lookup when strict, a scan of the
     /// rules the match covers otherwise.
-    fn selected<'a>(table: &'a FlowTable, selector: &'a Selector<'a>) -> Box<dyn Iterator<Item = &'a Arc<FlowRule>> + 'a> {
+    fn selected<'a>(
+        table: &'a FlowTable,
+        selector: &'a Selector<'a>,
+    ) -> Box<dyn Iterator<Item = &'a Arc<FlowRule>> + 'a> {
         if selector.strict {
-            let hit = table.rules.find_exact(&selector.fm.match_, selector.fm.priority);
-            Box::new(hit.into_iter().map(|r| &r.value).filter(|r| selector.selects(r)))
+            let hit = table
+                .rules
+                .find_exact(&selector.fm.match_, selector.fm.priority);
+            Box::new(
+                hit.into_iter()
+                    .map(|r| &r.value)
+                    .filter(|r| selector.selects(r)),
+            )
         } else {
-            Box::new(table.rules.iter_loose(&selector.fm.match_).map(|r| &r.value).filter(|r| selector.selects(r)))
+            Box::new(
+                table
+                    .rules
+                    .iter_loose(&selector.fm.match_)
+                    .map(|r| &r.value)
+                    .filter(|r| selector.selects(r)),
+            )
         }
     }
 }

@@ -42,30 +42,52 @@ fn action(table: u8, pick: u8) -> String {
         7 => "mod_vlan_vid:10".into(),
         8 => "strip_vlan".into(),
         9 => "NORMAL".into(),
-        10 => "move:NXM_OF_IP_SRC[0..7]->NXM_NX_REG0[0..7]".into(),
+        // Data flowing from a packet field through a register into a later lookup.
+        10 => format!("move:NXM_OF_IP_SRC[0..7]->NXM_NX_REG0[0..7],resubmit(,{next})"),
         _ => "in_port".into(),
     }
 }
 
 /// Random rules over three tables, in flow syntax.
 fn rules() -> impl Strategy<Value = Vec<String>> {
-    let rule = (0u8..3, 0..MATCHES.len(), 1u16..5, prop::collection::vec(any::<u8>(), 0..4));
+    let rule = (
+        0u8..3,
+        0..MATCHES.len(),
+        1u16..5,
+        prop::collection::vec(any::<u8>(), 0..4),
+    );
     prop::collection::vec(rule, 1..25).prop_map(|rules| {
         rules
             .into_iter()
             .filter_map(|(table, m, priority, picks)| {
                 let mut actions: Vec<String> = picks.iter().map(|&p| action(table, p)).collect();
                 // goto_table is an instruction: last, and only once.
-                let gotos: Vec<String> = actions.iter().filter(|a| a.starts_with("goto")).cloned().collect();
+                let gotos: Vec<String> = actions
+                    .iter()
+                    .filter(|a| a.starts_with("goto"))
+                    .cloned()
+                    .collect();
                 actions.retain(|a| !a.starts_with("goto"));
                 actions.extend(gotos.into_iter().take(1));
                 let m = MATCHES[m];
-                let needs_ip = actions.iter().any(|a| a.contains("nw_dst") || a.contains("IP_SRC"));
-                if needs_ip && !m.starts_with("ip") && !m.starts_with("tcp") && !m.starts_with("udp") {
+                let needs_ip = actions
+                    .iter()
+                    .any(|a| a.contains("nw_dst") || a.contains("IP_SRC"));
+                if needs_ip
+                    && !m.starts_with("ip")
+                    && !m.starts_with("tcp")
+                    && !m.starts_with("udp")
+                {
                     return None;
                 }
-                let actions = if actions.is_empty() { "drop".to_string() } else { actions.join(",") };
-                Some(format!("table={table},priority={priority},{m}actions={actions}"))
+                let actions = if actions.is_empty() {
+                    "drop".to_string()
+                } else {
+                    actions.join(",")
+                };
+                Some(format!(
+                    "table={table},priority={priority},{m}actions={actions}"
+                ))
             })
             .collect()
     })
@@ -73,7 +95,17 @@ fn rules() -> impl Strategy<Value = Vec<String>> {
 
 /// A random packet key from a small universe, so that rules and packets meet.
 fn key() -> impl Strategy<Value = FlowKey> {
-    (1u32..4, 0u8..4, any::<u32>(), any::<u32>(), 0u8..3, any::<u16>(), any::<u16>(), 0u8..4, prop::option::of(0u16..16))
+    (
+        1u32..4,
+        0u8..4,
+        any::<u32>(),
+        any::<u32>(),
+        0u8..3,
+        any::<u16>(),
+        any::<u16>(),
+        0u8..4,
+        prop::option::of(0u16..16),
+    )
         .prop_map(|(in_port, l3, src, dst, proto, sport, dport, ttl, vlan)| {
             let mut k = FlowKey::zero();
             k.in_port = in_port;
@@ -113,7 +145,7 @@ fn tables(rules: &[String]) -> Tables {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
     fn packets_agreeing_on_the_megaflow_get_the_same_actions(

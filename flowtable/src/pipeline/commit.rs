@@ -52,7 +52,10 @@ fn tags(key: &FlowKey) -> Vec<(u16, u16)> {
     if key.vlan_tci & VLAN_PRESENT != 0 {
         tags.push((tpid_or_default(key.vlan_tpid), key.vlan_tci & !VLAN_PRESENT));
         if key.inner_vlan_tci & VLAN_PRESENT != 0 {
-            tags.push((tpid_or_default(key.inner_vlan_tpid), key.inner_vlan_tci & !VLAN_PRESENT));
+            tags.push((
+                tpid_or_default(key.inner_vlan_tpid),
+                key.inner_vlan_tci & !VLAN_PRESENT,
+            ));
         }
     }
     tags
@@ -93,7 +96,12 @@ pub(super) struct Commit {
 
 impl Commit {
     pub fn new(key: FlowKey) -> Commit {
-        Commit { key, base: key, written: FlowMask::none(), vlan_restructured: false }
+        Commit {
+            key,
+            base: key,
+            written: FlowMask::none(),
+            vlan_restructured: false,
+        }
     }
 
     /// Writes the bits `mask` of `field` in the key and remembers them for the next commit.
@@ -113,7 +121,11 @@ impl Commit {
                 continue;
             }
             let value = field.get(&self.key) & bits;
-            out.push(DpAction::SetField { field: emitted_name(field, &self.key), value, mask: bits });
+            out.push(DpAction::SetField {
+                field: emitted_name(field, &self.key),
+                value,
+                mask: bits,
+            });
             field.set(&mut self.base, value, bits);
         }
         self.written = FlowMask::none();
@@ -126,18 +138,32 @@ impl Commit {
             let bits = written_tci & u128::from(!VLAN_PRESENT);
             if bits != 0 && self.key.vlan_tci & VLAN_PRESENT != 0 {
                 let value = Field::VlanTci.get(&self.key) & bits;
-                out.push(DpAction::SetField { field: Field::VlanTci, value, mask: bits });
+                out.push(DpAction::SetField {
+                    field: Field::VlanTci,
+                    value,
+                    mask: bits,
+                });
             }
             self.sync_vlan();
             return;
         }
-        for field in [Field::VlanTci, Field::VlanTpid, Field::InnerVlanTci, Field::InnerVlanTpid] {
+        for field in [
+            Field::VlanTci,
+            Field::VlanTpid,
+            Field::InnerVlanTci,
+            Field::InnerVlanTpid,
+        ] {
             field.set_all_bits(megaflow);
         }
         let base = tags(&self.base);
         let cur = tags(&self.key);
         // Keep the longest common run of innermost tags; pop the rest, push the new ones.
-        let common = base.iter().rev().zip(cur.iter().rev()).take_while(|(a, b)| a == b).count();
+        let common = base
+            .iter()
+            .rev()
+            .zip(cur.iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
         for _ in common..base.len() {
             out.push(DpAction::PopVlan);
         }
@@ -179,8 +205,16 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                DpAction::SetField { field: Field::NwDst, value: 0x0a00_0001, mask: 0xffff_ffff },
-                DpAction::SetField { field: Field::TpDst, value: 0x50, mask: 0xff },
+                DpAction::SetField {
+                    field: Field::NwDst,
+                    value: 0x0a00_0001,
+                    mask: 0xffff_ffff
+                },
+                DpAction::SetField {
+                    field: Field::TpDst,
+                    value: 0x50,
+                    mask: 0xff
+                },
             ]
         );
         // A second commit has nothing left to do.
@@ -201,7 +235,13 @@ mod tests {
         let mut out = Vec::new();
         let mut mf = FlowMask::none();
         c.commit(&mut out, &mut mf);
-        assert_eq!(out, vec![DpAction::PushVlan { tpid: crate::ethertype::QINQ, tci: 7 }]);
+        assert_eq!(
+            out,
+            vec![DpAction::PushVlan {
+                tpid: crate::ethertype::QINQ,
+                tci: 7
+            }]
+        );
         assert_eq!(Field::VlanTci.get_mask(&mf), 0xffff);
     }
 
@@ -212,7 +252,16 @@ mod tests {
         c.vlan_restructured = true;
         let mut out = Vec::new();
         c.commit(&mut out, &mut FlowMask::none());
-        assert_eq!(out, vec![DpAction::PopVlan, DpAction::PushVlan { tpid: 0x8100, tci: 9 }]);
+        assert_eq!(
+            out,
+            vec![
+                DpAction::PopVlan,
+                DpAction::PushVlan {
+                    tpid: 0x8100,
+                    tci: 9
+                }
+            ]
+        );
     }
 
     #[test]
@@ -223,6 +272,13 @@ mod tests {
         c.write(Field::ArpTpa, 0x0a00_0001, 0xffff_ffff);
         let mut out = Vec::new();
         c.commit(&mut out, &mut FlowMask::none());
-        assert_eq!(out, vec![DpAction::SetField { field: Field::ArpTpa, value: 0x0a00_0001, mask: 0xffff_ffff }]);
+        assert_eq!(
+            out,
+            vec![DpAction::SetField {
+                field: Field::ArpTpa,
+                value: 0x0a00_0001,
+                mask: 0xffff_ffff
+            }]
+        );
     }
 }

@@ -127,7 +127,11 @@ impl fmt::Display for DpCt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts: Vec<String> = Vec::new();
         if self.commit {
-            parts.push(if self.force { "force_commit".into() } else { "commit".into() });
+            parts.push(if self.force {
+                "force_commit".into()
+            } else {
+                "commit".into()
+            });
         }
         if self.zone != 0 {
             parts.push(format!("zone={}", self.zone));
@@ -184,7 +188,11 @@ fn nat_text(nat: &Nat) -> String {
         }
         args.push(range);
     }
-    for (on, name) in [(nat.random, "random"), (nat.hash, "hash"), (nat.persistent, "persistent")] {
+    for (on, name) in [
+        (nat.random, "random"),
+        (nat.hash, "hash"),
+        (nat.persistent, "persistent"),
+    ] {
         if on {
             args.push(name.into());
         }

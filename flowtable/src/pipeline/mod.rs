@@ -129,7 +129,11 @@ pub fn translate(tables: &Tables, recirc: &RecircIds, key: &FlowKey) -> Translat
 pub fn trace(tables: &Tables, recirc: &RecircIds, key: &FlowKey) -> Trace {
     let mut x = Xlate::new(tables, recirc, *key, true);
     let translation = x.run_inner();
-    Trace { flow: *key, events: x.events.unwrap_or_default(), translation }
+    Trace {
+        flow: *key,
+        events: x.events.unwrap_or_default(),
+        translation,
+    }
 }
 
 /// Whether translation goes on after an action.
@@ -198,7 +202,13 @@ impl<'a> Xlate<'a> {
             self.state.key.metadata = frozen.metadata;
             self.state.key.regs = frozen.regs;
             self.state.base = self.state.key;
-            self.note(0, format!("resume from recirc_id {:#x} in table {}", key.recirc_id, frozen.table));
+            self.note(
+                0,
+                format!(
+                    "resume from recirc_id {:#x} in table {}",
+                    key.recirc_id, frozen.table
+                ),
+            );
             Some(frozen.table)
         } else {
             self.error = Some(DropReason::UnknownRecirc);
@@ -240,7 +250,13 @@ impl<'a> Xlate<'a> {
         let mut mask = self.mask;
         mask.0.metadata = 0;
         mask.0.regs = [0; 16];
-        Translation { actions, mask, drop, rules: std::mem::take(&mut self.rules), final_key: self.state.key }
+        Translation {
+            actions,
+            mask,
+            drop,
+            rules: std::mem::take(&mut self.rules),
+            final_key: self.state.key,
+        }
     }
 
     fn note(&mut self, depth: usize, text: String) {
@@ -256,9 +272,16 @@ impl<'a> Xlate<'a> {
             self.last_miss = true;
             return Flow::Continue;
         };
-        let hit = t.classifier().lookup(&self.state.key, &mut self.mask).map(|r| r.value.clone());
+        let hit = t
+            .classifier()
+            .lookup(&self.state.key, &mut self.mask)
+            .map(|r| r.value.clone());
         if let Some(events) = &mut self.events {
-            events.push(TraceEvent::Table { depth, table, rule: hit.clone() });
+            events.push(TraceEvent::Table {
+                depth,
+                table,
+                rule: hit.clone(),
+            });
         }
         let Some(rule) = hit else {
             self.last_miss = true;
@@ -279,7 +302,9 @@ impl<'a> Xlate<'a> {
                     let m = &mut self.state.key.metadata;
                     *m = (*m & !mask) | (value & mask);
                 }
-                Action::Meter(id) => self.note(depth + 1, format!("meter:{id} (meters are not enforced)")),
+                Action::Meter(id) => {
+                    self.note(depth + 1, format!("meter:{id} (meters are not enforced)"))
+                }
                 _ if flow == Flow::Continue => flow = self.action(action, depth + 1),
                 _ => {}
             }
@@ -320,33 +345,57 @@ impl<'a> Xlate<'a> {
             }
             OfPort::FLOOD => DpAction::Flood,
             OfPort::ALL => DpAction::All,
-            OfPort::CONTROLLER => self.controller_action(crate::action::ControllerReason::Action, u16::MAX, 0),
+            OfPort::CONTROLLER => {
+                self.controller_action(crate::action::ControllerReason::Action, u16::MAX, 0)
+            }
             OfPort::TABLE | OfPort::ANY => {
-                self.note(depth, format!("output to {port} is only meaningful in packet-out, ignored"));
+                self.note(
+                    depth,
+                    format!("output to {port} is only meaningful in packet-out, ignored"),
+                );
                 return;
             }
             OfPort(p) if p == in_port => {
-                self.note(depth, format!("skipping output to input port {p} (use in_port to send it back)"));
+                self.note(
+                    depth,
+                    format!("skipping output to input port {p} (use in_port to send it back)"),
+                );
                 return;
             }
             OfPort(p) => DpAction::Output(p),
         };
         self.commit();
         match (action, max_len) {
-            (DpAction::Output(port), Some(max_len)) => self.out.push(DpAction::OutputTrunc { port, max_len }),
+            (DpAction::Output(port), Some(max_len)) => {
+                self.out.push(DpAction::OutputTrunc { port, max_len })
+            }
             (action, _) => self.out.push(action),
         }
     }
 
-    fn controller_action(&self, reason: crate::action::ControllerReason, max_len: u16, id: u16) -> DpAction {
+    fn controller_action(
+        &self,
+        reason: crate::action::ControllerReason,
+        max_len: u16,
+        id: u16,
+    ) -> DpAction {
         let (table, cookie) = self.current;
-        DpAction::Controller { reason, max_len, id, table, cookie }
+        DpAction::Controller {
+            reason,
+            max_len,
+            id,
+            table,
+            cookie,
+        }
     }
 
     /// Runs one action.
     fn action(&mut self, action: &Action, depth: usize) -> Flow {
         if let Some(events) = &mut self.events {
-            events.push(TraceEvent::Action { depth, action: action.clone() });
+            events.push(TraceEvent::Action {
+                depth,
+                action: action.clone(),
+            });
         }
         match action {
             Action::Output(port) => self.output(*port, None, depth),
@@ -370,7 +419,10 @@ impl<'a> Xlate<'a> {
                 self.out.push(action);
             }
             Action::SetQueue(_) | Action::PopQueue => {
-                self.note(depth, "queues are not implemented: the packet keeps its priority".into());
+                self.note(
+                    depth,
+                    "queues are not implemented: the packet keeps its priority".into(),
+                );
             }
             Action::PushVlan(tpid) => self.push_vlan(*tpid),
             Action::PopVlan => {
@@ -409,7 +461,12 @@ impl<'a> Xlate<'a> {
                 let ttl = key.nw_ttl;
                 if ttl <= 1 {
                     self.ttl_expired = true;
-                    self.note(depth, format!("TTL {ttl} expired: the packet goes no further in this action list"));
+                    self.note(
+                        depth,
+                        format!(
+                            "TTL {ttl} expired: the packet goes no further in this action list"
+                        ),
+                    );
                     return Flow::StopList;
                 }
                 self.state.write(Field::NwTtl, u128::from(ttl - 1), 0xff);
@@ -449,7 +506,10 @@ impl<'a> Xlate<'a> {
             }
             Action::Exit => return Flow::Exit,
             Action::Group(id) => {
-                self.note(depth, format!("group:{id}: groups are not implemented, the packet is not sent"));
+                self.note(
+                    depth,
+                    format!("group:{id}: groups are not implemented, the packet is not sent"),
+                );
             }
             Action::Meter(id) => self.note(depth, format!("meter:{id} (meters are not enforced)")),
             Action::Note(_) => {}
@@ -479,7 +539,9 @@ impl<'a> Xlate<'a> {
                 self.set_vlan_tci(value, mask);
             }
             Field::DlVlan => self.set_vlan_bits(0x0fff & mask as u16, value as u16 & 0x0fff),
-            Field::DlVlanPcp => self.set_vlan_bits((mask as u16 & 7) << 13, (value as u16 & 7) << 13),
+            Field::DlVlanPcp => {
+                self.set_vlan_bits((mask as u16 & 7) << 13, (value as u16 & 7) << 13)
+            }
             Field::CtMark | Field::CtLabel => {
                 // Outside ct(exec(...)) these are read-only; validation refuses such writes.
             }
@@ -520,7 +582,8 @@ impl<'a> Xlate<'a> {
         if k.vlan_tci & VLAN_PRESENT != 0 {
             if k.inner_vlan_tci & VLAN_PRESENT != 0 {
                 // The key holds two tags; a third would be invisible to every later match.
-                let note = "push_vlan on a packet with two tags: not supported, ignored".to_string();
+                let note =
+                    "push_vlan on a packet with two tags: not supported, ignored".to_string();
                 self.note(0, note);
                 return;
             }
@@ -555,7 +618,10 @@ impl<'a> Xlate<'a> {
     fn resubmit(&mut self, port: Option<OfPort>, table: Option<u8>, depth: usize) -> Flow {
         if self.stack.len() >= MAX_RESUBMIT_DEPTH {
             self.error = Some(DropReason::ResubmitDepth);
-            self.note(depth, format!("resubmits nested more than {MAX_RESUBMIT_DEPTH} deep: dropping"));
+            self.note(
+                depth,
+                format!("resubmits nested more than {MAX_RESUBMIT_DEPTH} deep: dropping"),
+            );
             return Flow::Exit;
         }
         let table = table.unwrap_or(self.current.0);
@@ -610,15 +676,25 @@ impl<'a> Xlate<'a> {
             self.out.push(DpAction::Ct(Box::new(step)));
             return Flow::Continue;
         };
-        let frozen = Frozen { table, metadata: self.state.key.metadata, regs: self.state.key.regs };
+        let frozen = Frozen {
+            table,
+            metadata: self.state.key.metadata,
+            regs: self.state.key.regs,
+        };
         let Some(id) = self.recirc.id_of(frozen) else {
             self.error = Some(DropReason::RecircExhausted);
             return Flow::Exit;
         };
-        self.note(depth, format!("recirculate to table {table} as recirc_id {id:#x} after conntrack"));
+        self.note(
+            depth,
+            format!("recirculate to table {table} as recirc_id {id:#x} after conntrack"),
+        );
         // Conntrack and the recirculation work on a copy, so the actions after this one see
         // the packet as it was.
-        self.out.push(DpAction::Clone(vec![DpAction::Ct(Box::new(step)), DpAction::Recirc(id)]));
+        self.out.push(DpAction::Clone(vec![
+            DpAction::Ct(Box::new(step)),
+            DpAction::Recirc(id),
+        ]));
         Flow::Continue
     }
 }
@@ -637,7 +713,10 @@ fn action_set_slot(action: &Action) -> (u8, u32) {
         Action::SetNwTtl(_) => (4, Field::NwTtl as u32),
         Action::SetQueue(_) => (5, 0),
         Action::Group(_) => (6, 0),
-        Action::Output(_) | Action::OutputTrunc { .. } | Action::OutputReg { .. } | Action::Controller(_) => (7, 0),
+        Action::Output(_)
+        | Action::OutputTrunc { .. }
+        | Action::OutputReg { .. }
+        | Action::Controller(_) => (7, 0),
         _ => (8, 0),
     }
 }

@@ -85,7 +85,11 @@ mod tests {
     #[test]
     fn equal_states_share_an_id_and_ids_start_at_one() {
         let ids = RecircIds::new();
-        let a = Frozen { table: 1, metadata: 0, regs: [0; 16] };
+        let a = Frozen {
+            table: 1,
+            metadata: 0,
+            regs: [0; 16],
+        };
         let mut b = a;
         b.regs[3] = 7;
         assert_eq!(ids.id_of(a), Some(1));

@@ -9,7 +9,8 @@ fn tables(flows: &[&str]) -> Tables {
     let mut t = Tables::new();
     for flow in flows {
         let fm = parse_flow(flow).unwrap_or_else(|e| panic!("{flow}: {e}"));
-        t.apply(&fm, false, 0).unwrap_or_else(|e| panic!("{flow}: {e}"));
+        t.apply(&fm, false, 0)
+            .unwrap_or_else(|e| panic!("{flow}: {e}"));
     }
     t
 }
@@ -22,7 +23,11 @@ fn key(spec: &str) -> FlowKey {
 fn run(t: &Tables, spec: &str) -> (String, String, Option<DropReason>) {
     let k = key(spec);
     let x = translate(t, &RecircIds::new(), &k);
-    (DpActions(&x.actions).to_string(), format_match(&Match::new(k, x.mask)), x.drop)
+    (
+        DpActions(&x.actions).to_string(),
+        format_match(&Match::new(k, x.mask)),
+        x.drop,
+    )
 }
 
 use crate::matching::Match;
@@ -33,7 +38,10 @@ fn goto_table_and_output() {
         "table=0,priority=10,ip,actions=goto_table:1",
         "table=1,priority=10,ip,nw_dst=10.0.0.0/24,actions=output:2",
     ]);
-    let (actions, megaflow, drop) = run(&t, "in_port=1,tcp,nw_src=10.1.1.1,nw_dst=10.0.0.5,tp_dst=80");
+    let (actions, megaflow, drop) = run(
+        &t,
+        "in_port=1,tcp,nw_src=10.1.1.1,nw_dst=10.0.0.5,tp_dst=80",
+    );
     assert_eq!(actions, "2");
     assert_eq!(drop, None);
     assert!(megaflow.contains("nw_dst=10.0.0.0/24"), "{megaflow}");
@@ -87,18 +95,33 @@ fn resubmit_loops_and_depth_are_named_drops() {
     let looping = tables(&["table=0,actions=resubmit(,0)"]);
     assert_eq!(run(&looping, "in_port=1").2, Some(DropReason::ResubmitLoop));
 
-    let chain: Vec<String> = (0..100).map(|i| format!("table={i},actions=resubmit(,{})", i + 1)).collect();
+    let chain: Vec<String> = (0..100)
+        .map(|i| format!("table={i},actions=resubmit(,{})", i + 1))
+        .collect();
     let chain: Vec<&str> = chain.iter().map(String::as_str).collect();
-    assert_eq!(run(&tables(&chain), "in_port=1").2, Some(DropReason::ResubmitDepth));
+    assert_eq!(
+        run(&tables(&chain), "in_port=1").2,
+        Some(DropReason::ResubmitDepth)
+    );
 
     // Outputs made before the error do not leak out of an abandoned translation.
     let t = tables(&["table=0,actions=output:2,resubmit(,0)"]);
-    assert_eq!(run(&t, "in_port=1"), ("drop".into(), run(&t, "in_port=1").1, Some(DropReason::ResubmitLoop)));
+    assert_eq!(
+        run(&t, "in_port=1"),
+        (
+            "drop".into(),
+            run(&t, "in_port=1").1,
+            Some(DropReason::ResubmitLoop)
+        )
+    );
 }
 
 #[test]
 fn resubmit_with_a_port_changes_in_port_for_the_lookup_only() {
-    let t = tables(&["table=0,in_port=1,actions=resubmit(5,1),output:7", "table=1,in_port=5,actions=output:6"]);
+    let t = tables(&[
+        "table=0,in_port=1,actions=resubmit(5,1),output:7",
+        "table=1,in_port=5,actions=output:6",
+    ]);
     assert_eq!(run(&t, "in_port=1").0, "6,7");
 }
 
@@ -112,7 +135,10 @@ fn output_to_the_input_port_needs_in_port() {
 #[test]
 fn normal_and_flood_are_left_to_the_datapath() {
     let t = tables(&["priority=1,actions=NORMAL", "priority=2,arp,actions=FLOOD"]);
-    let (actions, megaflow, _) = run(&t, "in_port=1,ip,dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02");
+    let (actions, megaflow, _) = run(
+        &t,
+        "in_port=1,ip,dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02",
+    );
     assert_eq!(actions, "NORMAL");
     assert!(megaflow.contains("dl_dst=00:00:00:00:00:02"), "{megaflow}");
     assert_eq!(run(&t, "in_port=1,arp").0, "FLOOD");
@@ -137,10 +163,16 @@ fn vlan_push_pop_and_rewrite() {
         "in_port=3,actions=push_vlan:0x88a8,set_field:4116->vlan_vid,output:4",
     ]);
     assert_eq!(run(&t, "in_port=1").0, "push_vlan(vid=10,pcp=0),2");
-    assert_eq!(run(&t, "in_port=1,dl_vlan=5").0, "set(vlan_tci=0x000a/0x0fff),2");
+    assert_eq!(
+        run(&t, "in_port=1,dl_vlan=5").0,
+        "set(vlan_tci=0x000a/0x0fff),2"
+    );
     assert_eq!(run(&t, "in_port=2,dl_vlan=5").0, "pop_vlan,1");
     assert_eq!(run(&t, "in_port=2").0, "1");
-    assert_eq!(run(&t, "in_port=3,dl_vlan=5").0, "push_vlan(tpid=0x88a8,vid=20,pcp=0),4");
+    assert_eq!(
+        run(&t, "in_port=3,dl_vlan=5").0,
+        "push_vlan(tpid=0x88a8,vid=20,pcp=0),4"
+    );
 }
 
 #[test]
@@ -152,16 +184,25 @@ fn ct_with_a_table_recirculates_and_resumes_with_the_frozen_registers() {
     ]);
     let recirc = RecircIds::new();
     let first = translate(&t, &recirc, &key("in_port=1,ip"));
-    assert_eq!(DpActions(&first.actions).to_string(), "ct(zone=5),recirc(0x1)");
+    assert_eq!(
+        DpActions(&first.actions).to_string(),
+        "ct(zone=5),recirc(0x1)"
+    );
     let mut again = key("in_port=1,ip,ct_state=+trk+new");
     again.recirc_id = 1;
     let second = translate(&t, &recirc, &again);
-    assert_eq!(DpActions(&second.actions).to_string(), "ct(commit,zone=5),2");
+    assert_eq!(
+        DpActions(&second.actions).to_string(),
+        "ct(commit,zone=5),2"
+    );
     assert_eq!(Field::RecircId.get_mask(&second.mask), u128::from(u32::MAX));
 
     let mut unknown = again;
     unknown.recirc_id = 99;
-    assert_eq!(translate(&t, &recirc, &unknown).drop, Some(DropReason::UnknownRecirc));
+    assert_eq!(
+        translate(&t, &recirc, &unknown).drop,
+        Some(DropReason::UnknownRecirc)
+    );
 }
 
 #[test]
@@ -185,7 +226,11 @@ fn trace_text_shows_tables_rules_and_datapath_actions() {
         "table=0,priority=10,ip,actions=goto_table:1",
         "table=1,priority=20,cookie=0x5,ip,nw_dst=10.0.0.0/24,actions=dec_ttl,output:2",
     ]);
-    let tr = trace(&t, &RecircIds::new(), &key("in_port=1,ip,nw_dst=10.0.0.5,nw_ttl=9"));
+    let tr = trace(
+        &t,
+        &RecircIds::new(),
+        &key("in_port=1,ip,nw_dst=10.0.0.5,nw_ttl=9"),
+    );
     let text = tr.render("br0");
     for needle in [
         "bridge(\"br0\")",
@@ -198,5 +243,12 @@ fn trace_text_shows_tables_rules_and_datapath_actions() {
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
-    assert!(matches!(tr.events.first(), Some(TraceEvent::Table { table: 0, rule: Some(_), .. })));
+    assert!(matches!(
+        tr.events.first(),
+        Some(TraceEvent::Table {
+            table: 0,
+            rule: Some(_),
+            ..
+        })
+    ));
 }

@@ -62,7 +62,10 @@ fn shown(key: &FlowKey) -> Match {
         if field.is_alias() || !field.def().prereq.is_met_by(&exact) {
             continue;
         }
-        let always = matches!(field, Field::InPort | Field::DlSrc | Field::DlDst | Field::DlType);
+        let always = matches!(
+            field,
+            Field::InPort | Field::DlSrc | Field::DlDst | Field::DlType
+        );
         let packet_field = field.def().prereq != Prereq::None;
         if always || packet_field || field.get(key) != 0 {
             field.set_all_bits(&mut mask);
@@ -88,7 +91,11 @@ impl Trace {
                         Some(rule) => {
                             let m = format_match(&rule.match_);
                             let sep = if m.is_empty() { "" } else { ", " };
-                            let _ = write!(out, "{indent}{table:2}. {m}{sep}priority {}", rule.priority);
+                            let _ = write!(
+                                out,
+                                "{indent}{table:2}. {m}{sep}priority {}",
+                                rule.priority
+                            );
                             if rule.cookie != 0 {
                                 let _ = write!(out, ", cookie {:#x}", rule.cookie);
                             }
@@ -101,7 +108,11 @@ impl Trace {
                 }
                 TraceEvent::Action { depth, action } => {
                     let indent = " ".repeat(depth * 4);
-                    let _ = writeln!(out, "{indent}{}", format_actions(std::slice::from_ref(action)));
+                    let _ = writeln!(
+                        out,
+                        "{indent}{}",
+                        format_actions(std::slice::from_ref(action))
+                    );
                 }
                 TraceEvent::Note { depth, text } => {
                     let indent = " ".repeat((depth + 1) * 4);
@@ -116,7 +127,11 @@ impl Trace {
         } else {
             let _ = writeln!(out, "Final flow: {}", format_match(&shown(&t.final_key)));
         }
-        let _ = writeln!(out, "Megaflow: {}", format_match(&Match::new(self.flow, t.mask)));
+        let _ = writeln!(
+            out,
+            "Megaflow: {}",
+            format_match(&Match::new(self.flow, t.mask))
+        );
         let _ = write!(out, "Datapath actions: {}", DpActions(&t.actions));
         if let Some(reason) = t.drop {
             let _ = write!(out, " (drop reason: {reason})");
