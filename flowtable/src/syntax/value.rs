@@ -310,7 +310,9 @@ pub fn format_value(field: Field, value: u128, mask: u128) -> String {
     let full = field.full_mask();
     let value = value & mask;
     match field.def().format {
-        Format::Decimal => masked(value, mask, full, |v| v.to_string(), hex),
+        Format::Decimal if mask == full => value.to_string(),
+        // A masked decimal field prints both halves in hexadecimal, zero included.
+        Format::Decimal => format!("{value:#x}/{mask:#x}"),
         Format::Hex => {
             let num = |v: u128| match field {
                 Field::VlanTci | Field::DlType => format!("0x{v:04x}"),
