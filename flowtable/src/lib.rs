@@ -16,6 +16,7 @@
 //! Nothing here does I/O, spawns threads or reads a clock: time is an argument.
 
 pub mod action;
+pub mod classifier;
 pub mod extract;
 pub mod field;
 pub mod key;
@@ -23,6 +24,7 @@ pub mod matching;
 pub mod pipeline;
 pub mod syntax;
 pub mod table;
+pub mod wire;
 
 pub use field::{Field, SubField};
 pub use key::{FlowKey, FlowMask, Stage};
