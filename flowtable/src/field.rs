@@ -381,10 +381,10 @@ fields! {
     TcpFlags => { name: "tcp_flags", aliases: [], nxm: ["NXM_NX_TCP_FLAGS"],
         bits: 12, maskable: true, writable: false, prereq: Tcp, format: TcpFlags },
     /// ICMP type.
-    IcmpType => { name: "icmp_type", aliases: ["icmpv4_type"], nxm: ["NXM_OF_ICMP_TYPE", "OXM_OF_ICMPV4_TYPE"],
+    IcmpType => { name: "icmp_type", aliases: [], nxm: ["NXM_OF_ICMP_TYPE", "OXM_OF_ICMPV4_TYPE"],
         bits: 8, maskable: false, writable: true, prereq: Icmpv4, format: Decimal },
     /// ICMP code.
-    IcmpCode => { name: "icmp_code", aliases: ["icmpv4_code"], nxm: ["NXM_OF_ICMP_CODE", "OXM_OF_ICMPV4_CODE"],
+    IcmpCode => { name: "icmp_code", aliases: [], nxm: ["NXM_OF_ICMP_CODE", "OXM_OF_ICMPV4_CODE"],
         bits: 8, maskable: false, writable: true, prereq: Icmpv4, format: Decimal },
     /// ICMPv6 type (stored in `icmp_type`).
     Icmpv6Type => { name: "icmpv6_type", aliases: [], nxm: ["NXM_NX_ICMPV6_TYPE", "OXM_OF_ICMPV6_TYPE"],

@@ -156,7 +156,7 @@ pub fn parse_flow_mod(text: &str, command: FlowCommand) -> Result<FlowMod, Synta
                 SyntaxError::at(
                     text,
                     item.name_start,
-                    format!("{} needs a value ({}={what})", item.name, item.name),
+                    format!("{} needs a value: expected {what}", item.name),
                 )
             })
         };

@@ -183,7 +183,12 @@ impl<'a> MatchParser<'a> {
 
     /// Checks prerequisites and normalizes the VLAN match; returns the match.
     pub fn finish(self) -> Result<Match, SyntaxError> {
-        let MatchParser { text, mut m, seen } = self;
+        let MatchParser {
+            text,
+            mut m,
+            mut seen,
+        } = self;
+        arp_nw_proto(&mut m, &mut seen);
         for &(field, at) in &seen {
             let mask = field.get_mask(&m.mask);
             if mask == 0 && field != Field::NwProto {
@@ -199,8 +204,29 @@ impl<'a> MatchParser<'a> {
                 ));
             }
         }
-        normalize_vlan(&mut m);
+        normalize_vlan(text, &mut m, &seen)?;
         Ok(m)
+    }
+}
+
+/// In an ARP match, `nw_proto` is the opcode (Open vSwitch keeps both in one place): move it to
+/// `arp_op`, unless an `arp_op` item came after it.
+fn arp_nw_proto(m: &mut Match, seen: &mut [(Field, usize)]) {
+    let is_type = |m: &Match, t: u16| m.mask.0.dl_type == 0xffff && m.key.dl_type == t;
+    if !(is_type(m, ethertype::ARP) || is_type(m, ethertype::RARP)) {
+        return;
+    }
+    let (proto, mask) = m.get(Field::NwProto);
+    if mask == 0 {
+        return;
+    }
+    let last = |f: Field| seen.iter().rposition(|&(s, _)| s == f);
+    if last(Field::ArpOp) < last(Field::NwProto) {
+        m.set(Field::ArpOp, proto);
+    }
+    m.set_masked(Field::NwProto, 0, 0);
+    for entry in seen.iter_mut().filter(|(f, _)| *f == Field::NwProto) {
+        entry.0 = Field::ArpOp;
     }
 }
 
@@ -259,20 +285,39 @@ fn prereq_hint(field: Field) -> (&'static str, &'static str) {
 
 /// Reduces the VLAN match to what OpenFlow 1.3 expresses: the VID and "present" bit under their
 /// mask, and the priority only (and then exactly) when a tag is required.
-fn normalize_vlan(m: &mut Match) {
+///
+/// A priority match that does not require a tag cannot be expressed: Open vSwitch drops it
+/// silently (matching more packets than asked); we refuse it, except for the "no tag" match
+/// (`vlan_tci=0`), whose priority bits say nothing more.
+fn normalize_vlan(text: &str, m: &mut Match, seen: &[(Field, usize)]) -> Result<(), SyntaxError> {
     let (tci, mask) = m.get(Field::VlanTci);
     if mask == 0 {
-        return;
+        return Ok(());
+    }
+    let present = u128::from(VLAN_PRESENT);
+    let tag_required = mask & present != 0 && tci & present != 0;
+    let no_tag = mask & present != 0 && tci & present == 0;
+    if mask & VLAN_PCP_MASK != 0 && !tag_required && !(no_tag && tci & VLAN_PCP_MASK == 0) {
+        let at = seen
+            .iter()
+            .rev()
+            .find(|(f, _)| matches!(f, Field::VlanTci | Field::DlVlanPcp))
+            .map_or(0, |&(_, at)| at);
+        return Err(SyntaxError::at(
+            text,
+            at,
+            "a VLAN priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci and its mask)",
+        ));
     }
     let mut new_mask = mask & VLAN_VID_CFI_MASK;
     let mut new_tci = tci & new_mask;
-    if new_tci != 0 && mask & VLAN_PCP_MASK != 0 {
-        new_mask |= VLAN_PCP_MASK | u128::from(VLAN_PRESENT);
-        new_tci |= tci & VLAN_PCP_MASK | u128::from(VLAN_PRESENT);
+    if tag_required && mask & VLAN_PCP_MASK != 0 {
+        new_mask |= VLAN_PCP_MASK;
+        new_tci |= tci & VLAN_PCP_MASK;
     }
-    m.set_masked(Field::VlanTci, 0, 0xffff);
     Field::VlanTci.set(&mut m.mask.0, new_mask, 0xffff);
     Field::VlanTci.set(&mut m.key, new_tci, 0xffff);
+    Ok(())
 }
 
 /// Parses the match `text[start..end]` (items separated by commas or white space).
@@ -348,7 +393,10 @@ mod tests {
     fn vlan_is_normalized_as_openflow13() {
         assert_eq!(round("vlan_tci=0x1064/0x1fff"), "dl_vlan=100");
         assert_eq!(round("vlan_tci=0"), "vlan_tci=0x0000/0x1fff");
-        assert_eq!(round("vlan_tci=0x2000/0xe000"), "");
+        assert_eq!(
+            round("vlan_tci=0x2000/0xe000"),
+            "error: column 1: a VLAN priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci and its mask)"
+        );
         assert_eq!(round("vlan_tci=0x3005"), "dl_vlan=5,dl_vlan_pcp=1");
         assert_eq!(round("dl_vlan_pcp=3"), "dl_vlan_pcp=3");
         assert_eq!(round("vlan_vid=5"), "vlan_tci=0x0005/0x1fff");

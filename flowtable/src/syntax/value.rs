@@ -96,7 +96,12 @@ pub fn parse_value(
             format!("expected {}, found \"{s}\"", expected(field)),
         )
     };
-    let (value, mask) = parse_raw(s, field).ok_or_else(bad)?;
+    let Some((value, mask)) = parse_raw(s, field) else {
+        if let Some((offset, message)) = flag_error(s, field) {
+            return Err(SyntaxError::at(text, start + offset, message));
+        }
+        return Err(bad());
+    };
     let full = field.full_mask();
     if value & !full != 0 {
         return Err(SyntaxError::at(
@@ -151,10 +156,10 @@ fn expected(field: Field) -> String {
         Format::Ipv6 => "an IPv6 address or prefix".into(),
         Format::OfPort => "a port number up to 65280 or a port name (LOCAL, IN_PORT, ...)".into(),
         Format::CtState => {
-            "conntrack state flags (+new-est+trk, flags new est rel rpl inv trk snat dnat) or a number with an optional /mask".into()
+            "conntrack state flags like +trk+new-est, or a number of at most 0xff with an optional /mask".into()
         }
         Format::TcpFlags => {
-            "TCP flags (+syn-ack, flags fin syn rst psh ack urg ece cwr ns) or a number with an optional /mask".into()
+            "TCP flags like +syn-ack, or a 12-bit number with an optional /mask".into()
         }
         Format::Frag => "a fragment type (no, yes, first, later, not_later)".into(),
         Format::TunFlags => "tunnel flags (+oam or -oam)".into(),
@@ -276,6 +281,48 @@ fn prefix_mask(len: u32, bits: u32) -> u128 {
     full & !full.checked_shr(len).unwrap_or(0)
 }
 
+/// The flag names of a flag field, with its flag noun for messages.
+fn flag_names(field: Field) -> Option<(&'static [(&'static str, u32)], &'static str)> {
+    match field.def().format {
+        Format::CtState => Some((&CT_STATE_NAMES, "conntrack state flag")),
+        Format::TcpFlags => Some((&TCP_FLAG_NAMES, "TCP flag")),
+        Format::TunFlags => Some((&TUN_FLAG_NAMES, "tunnel flag")),
+        _ => None,
+    }
+}
+
+/// Why a `+flag-flag` value of a flag field failed: the offset of the bad flag within `s` and
+/// the message (an unknown flag, or one given twice). `None` if `s` is not in flag form.
+fn flag_error(s: &str, field: Field) -> Option<(usize, String)> {
+    let (names, noun) = flag_names(field)?;
+    if !s.starts_with(['+', '-']) {
+        return None;
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    let mut pos = 0;
+    while pos < s.len() {
+        let after = s.get(pos + 1..)?;
+        let len = after.find(['+', '-']).unwrap_or(after.len());
+        let name = after.get(..len)?;
+        if !names.iter().any(|(n, _)| *n == name) {
+            let known: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+            return Some((
+                pos,
+                format!(
+                    "unknown {noun} \"{name}\" (expected one of {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+        if seen.contains(&name) {
+            return Some((pos, format!("{noun} \"{name}\" is given twice")));
+        }
+        seen.push(name);
+        pos += 1 + len;
+    }
+    None
+}
+
 /// `+name-name...` (value = the `+` flags, mask = every named flag) or `number[/mask]`
 /// (mask defaults to `full`). Each flag may appear once.
 fn parse_flags(s: &str, names: &[(&str, u32)], full: u128) -> Option<(u128, u128)> {
@@ -310,7 +357,9 @@ pub fn format_value(field: Field, value: u128, mask: u128) -> String {
     let full = field.full_mask();
     let value = value & mask;
     match field.def().format {
-        Format::Decimal => masked(value, mask, full, |v| v.to_string(), hex),
+        Format::Decimal if mask == full => value.to_string(),
+        // A masked decimal field prints both halves in hexadecimal, zero included.
+        Format::Decimal => format!("{value:#x}/{mask:#x}"),
         Format::Hex => {
             let num = |v: u128| match field {
                 Field::VlanTci | Field::DlType => format!("0x{v:04x}"),
