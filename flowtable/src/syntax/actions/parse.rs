@@ -467,8 +467,9 @@ fn split_arrow<'t>(
 
 fn parse_set_field(text: &str, item: &Item<'_>, out: &mut Vec<Action>) -> Result<(), SyntaxError> {
     let ((v, va), (f, fa)) = split_arrow(text, item, "VALUE[/MASK]->FIELD")?;
+    // set_field names fields by their OXM-style names (`eth_src`, `reg0`), not NXM/OXM ones.
     let field = Field::from_name(f)
-        .filter(|_| !f.is_empty())
+        .filter(|field| !f.is_empty() && !field.def().nxm.contains(&f))
         .ok_or_else(|| SyntaxError::at(text, fa, format!("unknown field \"{f}\"")))?;
     let (value, mask) = parse_value(text, va, va + v.len(), field)?;
     if mask == field.full_mask() {
