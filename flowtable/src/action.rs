@@ -504,3 +504,6 @@ pub fn walk(actions: &[Action], f: &mut impl FnMut(&Action)) {
         a.walk(f);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -549,3 +549,6 @@ fn check_ct(ct: &CtAction, m: &Match, table: u8, st: &State) -> Result<(), Actio
     let mut inner = *st;
     check_list(&ct.actions, m, table, Place::CtExec, &mut inner)
 }
+
+#[cfg(test)]
+mod tests;
