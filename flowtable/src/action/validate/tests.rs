@@ -153,7 +153,10 @@ fn read_only_fields_cannot_be_written() {
         },
     ] {
         assert!(
-            matches!(check(&[a.clone()], &ip()), Err(ActionError::ReadOnly(_))),
+            matches!(
+                check(std::slice::from_ref(&a), &ip()),
+                Err(ActionError::ReadOnly(_))
+            ),
             "{a:?}"
         );
     }
@@ -299,10 +302,10 @@ fn action_sets_hold_only_set_actions() {
 fn vlan_fields_need_a_tag_and_the_tag_is_tracked() {
     let vid = set(Field::VlanVid, 0x1005);
     assert_eq!(
-        check(&[vid.clone()], &any()),
+        check(std::slice::from_ref(&vid), &any()),
         Err(ActionError::NoVlan("set_field of a VLAN field"))
     );
-    assert_eq!(check(&[vid.clone()], &tagged()), Ok(()));
+    assert_eq!(check(std::slice::from_ref(&vid), &tagged()), Ok(()));
     assert_eq!(
         check(&[Action::PushVlan(ethertype::VLAN), vid.clone()], &any()),
         Ok(())
@@ -352,7 +355,7 @@ fn ttl_actions_need_ip() {
 fn ct_needs_ip_and_a_real_table() {
     let plain = ct(|_| {});
     assert_eq!(
-        check(&[plain.clone()], &any()),
+        check(std::slice::from_ref(&plain), &any()),
         Err(ActionError::NeedsIp("ct"))
     );
     assert_eq!(check(&[plain], &ip()), Ok(()));
@@ -407,7 +410,7 @@ fn ct_alg_needs_its_protocol() {
         c.commit = true;
         c.alg = Some(21);
     });
-    assert_eq!(check(&[ftp.clone()], &l4(ipproto::TCP)), Ok(()));
+    assert_eq!(check(std::slice::from_ref(&ftp), &l4(ipproto::TCP)), Ok(()));
     assert!(matches!(
         check(&[ftp], &l4(ipproto::UDP)),
         Err(ActionError::AlgNeedsProtocol { alg: "ftp", .. })
@@ -487,7 +490,7 @@ fn resubmit_rules() {
         ct: true,
     };
     assert_eq!(
-        check(&[with_ct.clone()], &ip()),
+        check(std::slice::from_ref(&with_ct), &ip()),
         Err(ActionError::ResubmitCtUntracked)
     );
     let mut tracked = ip();
