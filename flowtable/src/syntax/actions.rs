@@ -250,3 +250,6 @@ fn subfield_width(field: Field, name: &str) -> u32 {
         f => f.bits(),
     }
 }
+
+#[cfg(test)]
+mod tests;
