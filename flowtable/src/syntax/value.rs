@@ -13,7 +13,7 @@
 //!   `/xx:xx:xx:xx:xx:xx` mask;
 //! - [`Format::Ipv4`]: `a.b.c.d` with `/N` (0..=32) or `/a.b.c.d`;
 //! - [`Format::Ipv6`]: any RFC 4291 address with `/N` (0..=128) or an address mask;
-//! - [`Format::OfPort`]: a decimal port number up to 65280 or a reserved port name
+//! - [`Format::OfPort`]: a decimal port number or a reserved port name
 //!   ([`parse_port`]);
 //! - [`Format::CtState`] and [`Format::TcpFlags`]: `+flag-flag...` (mask = the named flags) or a
 //!   number with an optional mask;
@@ -30,8 +30,11 @@ use crate::field::{Field, Format};
 use crate::key::{ct_state, frag};
 
 /// Parses a port as `ovs-ofctl` does: a reserved port name (case-insensitive, see
-/// [`OfPort::from_name`]) or a decimal number up to 65280 (`0xff00`, OpenFlow 1.0's `OFPP_MAX`;
-/// Open vSwitch reads port numbers in decimal only). Returns `None` for anything else.
+/// [`OfPort::from_name`]) or a decimal number (Open vSwitch reads port numbers in decimal only).
+/// A 16-bit number is taken as is (`65534` is `LOCAL`, as OpenFlow 1.0 numbers it); a 32-bit
+/// OpenFlow 1.1+ number from `0xffffff00` up is mapped down into the 16-bit space
+/// (`4294967294` is `LOCAL` too). Returns `None` for anything else, and for `0xfff7`, which Open
+/// vSwitch reserves internally.
 pub fn parse_port(s: &str) -> Option<OfPort> {
     if let Some(p) = OfPort::from_name(s) {
         return Some(p);
@@ -39,12 +42,14 @@ pub fn parse_port(s: &str) -> Option<OfPort> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n: u32 = s.parse().ok()?;
-    (n <= MAX_PORT_NUMBER).then_some(OfPort(n))
+    const UNSET: u32 = 0xfff7;
+    const OF11_RESERVED: u32 = 0xffff_ff00;
+    let n = match s.parse::<u32>().ok()? {
+        n if n >= OF11_RESERVED => n - 0xffff_0000,
+        n => n,
+    };
+    (n <= 0xffff && n != UNSET).then_some(OfPort(n))
 }
-
-/// The largest port number [`parse_port`] accepts.
-pub const MAX_PORT_NUMBER: u32 = 0xff00;
 
 /// Conntrack state flag names in bit order (bit 0 first), as Open vSwitch spells them.
 const CT_STATE_NAMES: [(&str, u32); 8] = [
@@ -154,7 +159,7 @@ fn expected(field: Field) -> String {
         Format::Ethernet => "an Ethernet address with an optional /mask".into(),
         Format::Ipv4 => "an IPv4 address or prefix".into(),
         Format::Ipv6 => "an IPv6 address or prefix".into(),
-        Format::OfPort => "a port number up to 65280 or a port name (LOCAL, IN_PORT, ...)".into(),
+        Format::OfPort => "a port number or a port name (LOCAL, IN_PORT, ...)".into(),
         Format::CtState => {
             "conntrack state flags like +trk+new-est, or a number of at most 0xff with an optional /mask".into()
         }
@@ -607,5 +612,9 @@ mod tests {
         assert_eq!(round(Field::InPort, "local"), "LOCAL");
         assert_eq!(round(Field::InPort, "NONE"), "ANY");
         assert!(p(Field::InPort, "0xff00").is_err());
+        assert_eq!(round(Field::InPort, "65534"), "LOCAL");
+        assert_eq!(round(Field::InPort, "4294967294"), "LOCAL");
+        assert_eq!(round(Field::InPort, "4294967040"), "65280");
+        assert!(p(Field::InPort, "70000").is_err());
     }
 }
