@@ -301,12 +301,31 @@ fn normalize_vlan(text: &str, m: &mut Match, seen: &[(Field, usize)]) -> Result<
         let at = seen
             .iter()
             .rev()
-            .find(|(f, _)| matches!(f, Field::VlanTci | Field::DlVlanPcp))
+            .find(|(f, _)| {
+                matches!(
+                    f,
+                    Field::VlanTci | Field::DlVlanPcp | Field::VlanVid | Field::DlVlan
+                )
+            })
             .map_or(0, |&(_, at)| at);
         return Err(SyntaxError::at(
             text,
             at,
             "a VLAN priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci and its mask)",
+        ));
+    }
+    // Open vSwitch accepts a VID without a tag (`vlan_vid=5`) but cannot encode one together
+    // with a priority mask (`vlan_tci=5`): refuse that combination instead of dropping bits.
+    if no_tag && tci & 0x0fff != 0 && mask & VLAN_PCP_MASK != 0 {
+        let at = seen
+            .iter()
+            .rev()
+            .find(|(f, _)| matches!(f, Field::VlanTci | Field::VlanVid | Field::DlVlan))
+            .map_or(0, |&(_, at)| at);
+        return Err(SyntaxError::at(
+            text,
+            at,
+            "a VLAN ID and priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci)",
         ));
     }
     let mut new_mask = mask & VLAN_VID_CFI_MASK;
@@ -400,6 +419,10 @@ mod tests {
         assert_eq!(round("vlan_tci=0x3005"), "dl_vlan=5,dl_vlan_pcp=1");
         assert_eq!(round("dl_vlan_pcp=3"), "dl_vlan_pcp=3");
         assert_eq!(round("vlan_vid=5"), "vlan_tci=0x0005/0x1fff");
+        assert_eq!(
+            round("vlan_tci=5"),
+            "error: column 1: a VLAN ID and priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci)"
+        );
     }
 
     #[test]

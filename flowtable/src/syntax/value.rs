@@ -192,9 +192,11 @@ fn parse_raw(s: &str, field: Field) -> Option<(u128, u128)> {
         Format::Ipv6 => {
             let (addr, mask) = s.split_once('/').unwrap_or((s, ""));
             let value = u128::from(addr.parse::<Ipv6Addr>().ok()?);
+            // As Open vSwitch, a mask that starts with a digit is a prefix length, so it must be
+            // all digits: `/1::` is refused rather than read as an address.
             let mask = if !s.contains('/') {
                 full
-            } else if mask.contains(':') {
+            } else if !mask.starts_with(|c: char| c.is_ascii_digit()) {
                 u128::from(mask.parse::<Ipv6Addr>().ok()?)
             } else {
                 prefix_mask(parse_prefix_len(mask, 128)?, 128)
@@ -233,7 +235,7 @@ fn with_mask(s: &str, full: u128, one: fn(&str) -> Option<u128>) -> Option<(u128
 }
 
 /// A number as C's `strtoull(s, NULL, 0)` reads a whole string: `0x` hex (`0x` alone is 0),
-/// leading-`0` octal, or decimal. At most 128 bits.
+/// leading-`0` octal, or decimal. At most 128 bits in hexadecimal, 64 otherwise.
 pub fn parse_number(s: &str) -> Option<u128> {
     if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         if hex.is_empty() {
@@ -247,10 +249,12 @@ pub fn parse_number(s: &str) -> Option<u128> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    // Like `strtoull`, decimal and octal numbers stop at 64 bits; only hexadecimal reaches the
+    // 128 bits of `ct_label`, as in Open vSwitch.
     if s.len() > 1 && s.starts_with('0') {
-        return u128::from_str_radix(s, 8).ok();
+        return u64::from_str_radix(s, 8).ok().map(u128::from);
     }
-    s.parse().ok()
+    s.parse::<u64>().ok().map(u128::from)
 }
 
 /// `xx:xx:xx:xx:xx:xx` with one or two hex digits per byte.
@@ -532,14 +536,15 @@ fn flags(value: u128, mask: u128, names: &[(&str, u32)], all: u128) -> String {
     signed_flags(value, mask, names)
 }
 
-/// `+flag`/`-flag` for each flag under `mask`, in bit order.
+/// `+flag`/`-flag` for each bit under `mask`, in bit order; a bit without a name prints as its
+/// value in brackets (`+[400]`), as Open vSwitch does.
 fn signed_flags(value: u128, mask: u128, names: &[(&str, u32)]) -> String {
     let mut out = String::new();
-    for &(name, bit) in names {
-        let bit = u128::from(bit);
-        if mask & bit != 0 {
-            out.push(if value & bit != 0 { '+' } else { '-' });
-            out.push_str(name);
+    for bit in (0..128).map(|i| 1u128 << i).filter(|b| mask & b != 0) {
+        out.push(if value & bit != 0 { '+' } else { '-' });
+        match names.iter().find(|&&(_, nb)| u128::from(nb) == bit) {
+            Some((name, _)) => out.push_str(name),
+            None => out.push_str(&format!("[{bit:x}]")),
         }
     }
     out
@@ -607,6 +612,10 @@ mod tests {
         assert_eq!(round(Field::TcpFlags, "0x12"), "syn|ack");
         assert_eq!(round(Field::TcpFlags, "0x12/0x12"), "+syn+ack");
         assert_eq!(round(Field::TcpFlags, "+syn-ack"), "+syn-ack");
+        assert_eq!(
+            round(Field::TcpFlags, "0x412/0xc12"),
+            "+syn+ack+[400]-[800]"
+        );
         assert_eq!(round(Field::NwFrag, "not_later"), "not_later");
         assert_eq!(round(Field::NwFrag, "first"), "first");
         assert_eq!(round(Field::InPort, "local"), "LOCAL");
