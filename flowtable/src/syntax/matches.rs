@@ -16,7 +16,6 @@
 
 use super::value::parse_value;
 use super::SyntaxError;
-use crate::action::OfPort;
 use crate::ethertype;
 use crate::field::{ipproto, Field, Prereq};
 use crate::key::{FlowKey, VLAN_PRESENT};
@@ -168,10 +167,6 @@ impl<'a> MatchParser<'a> {
                 self.m
                     .set_masked(Field::VlanTci, tci | present, mask | present);
             }
-            Field::InPort => {
-                let (port, _) = parse_value(text, vs, ve, field)?;
-                self.m.set(field, port);
-            }
             _ => {
                 // `set_masked` replaces the whole field: a later item wins, as in Open vSwitch.
                 let (value, mask) = parse_value(text, vs, ve, field)?;
@@ -191,7 +186,7 @@ impl<'a> MatchParser<'a> {
         arp_nw_proto(&mut m, &mut seen);
         for &(field, at) in &seen {
             let mask = field.get_mask(&m.mask);
-            if mask == 0 && field != Field::NwProto {
+            if mask == 0 {
                 // Replaced later by a whole-field wildcard (`nw_src=0.0.0.0/0`): nothing to check.
                 continue;
             }
@@ -368,14 +363,6 @@ pub fn parse_packet_spec(text: &str) -> Result<FlowKey, SyntaxError> {
     }
     let m = parser.finish()?;
     Ok(m.key)
-}
-
-/// The port an `in_port` match names, if it is exact.
-pub fn in_port(m: &Match) -> Option<OfPort> {
-    let (v, mask) = m.get(Field::InPort);
-    (mask == Field::InPort.full_mask())
-        .then(|| u32::try_from(v).ok().map(OfPort))
-        .flatten()
 }
 
 #[cfg(test)]
