@@ -274,8 +274,8 @@ impl Selector<'_> {
             return false;
         }
         (rule.cookie ^ fm.cookie) & fm.cookie_mask == 0
-            && fm.out_port.map_or(true, |p| rule.outputs_to(p))
-            && fm.out_group.map_or(true, |g| rule.sends_to_group(g))
+            && fm.out_port.is_none_or(|p| rule.outputs_to(p))
+            && fm.out_group.is_none_or(|g| rule.sends_to_group(g))
     }
 }
 
