@@ -232,7 +232,7 @@ pub fn parse_flow_mod(text: &str, command: FlowCommand) -> Result<FlowMod, Synta
                     SyntaxError::at(
                         text,
                         vs,
-                        format!("expected a port number up to 65280 or a port name, found \"{s}\""),
+                        format!("expected a port number or a port name, found \"{s}\""),
                     )
                 })?);
             }

@@ -16,7 +16,6 @@
 
 use super::value::parse_value;
 use super::SyntaxError;
-use crate::action::OfPort;
 use crate::ethertype;
 use crate::field::{ipproto, Field, Prereq};
 use crate::key::{FlowKey, VLAN_PRESENT};
@@ -168,10 +167,6 @@ impl<'a> MatchParser<'a> {
                 self.m
                     .set_masked(Field::VlanTci, tci | present, mask | present);
             }
-            Field::InPort => {
-                let (port, _) = parse_value(text, vs, ve, field)?;
-                self.m.set(field, port);
-            }
             _ => {
                 // `set_masked` replaces the whole field: a later item wins, as in Open vSwitch.
                 let (value, mask) = parse_value(text, vs, ve, field)?;
@@ -191,7 +186,7 @@ impl<'a> MatchParser<'a> {
         arp_nw_proto(&mut m, &mut seen);
         for &(field, at) in &seen {
             let mask = field.get_mask(&m.mask);
-            if mask == 0 && field != Field::NwProto {
+            if mask == 0 {
                 // Replaced later by a whole-field wildcard (`nw_src=0.0.0.0/0`): nothing to check.
                 continue;
             }
@@ -301,12 +296,31 @@ fn normalize_vlan(text: &str, m: &mut Match, seen: &[(Field, usize)]) -> Result<
         let at = seen
             .iter()
             .rev()
-            .find(|(f, _)| matches!(f, Field::VlanTci | Field::DlVlanPcp))
+            .find(|(f, _)| {
+                matches!(
+                    f,
+                    Field::VlanTci | Field::DlVlanPcp | Field::VlanVid | Field::DlVlan
+                )
+            })
             .map_or(0, |&(_, at)| at);
         return Err(SyntaxError::at(
             text,
             at,
             "a VLAN priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci and its mask)",
+        ));
+    }
+    // Open vSwitch accepts a VID without a tag (`vlan_vid=5`) but cannot encode one together
+    // with a priority mask (`vlan_tci=5`): refuse that combination instead of dropping bits.
+    if no_tag && tci & 0x0fff != 0 && mask & VLAN_PCP_MASK != 0 {
+        let at = seen
+            .iter()
+            .rev()
+            .find(|(f, _)| matches!(f, Field::VlanTci | Field::VlanVid | Field::DlVlan))
+            .map_or(0, |&(_, at)| at);
+        return Err(SyntaxError::at(
+            text,
+            at,
+            "a VLAN ID and priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci)",
         ));
     }
     let mut new_mask = mask & VLAN_VID_CFI_MASK;
@@ -351,14 +365,6 @@ pub fn parse_packet_spec(text: &str) -> Result<FlowKey, SyntaxError> {
     Ok(m.key)
 }
 
-/// The port an `in_port` match names, if it is exact.
-pub fn in_port(m: &Match) -> Option<OfPort> {
-    let (v, mask) = m.get(Field::InPort);
-    (mask == Field::InPort.full_mask())
-        .then(|| u32::try_from(v).ok().map(OfPort))
-        .flatten()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,6 +406,10 @@ mod tests {
         assert_eq!(round("vlan_tci=0x3005"), "dl_vlan=5,dl_vlan_pcp=1");
         assert_eq!(round("dl_vlan_pcp=3"), "dl_vlan_pcp=3");
         assert_eq!(round("vlan_vid=5"), "vlan_tci=0x0005/0x1fff");
+        assert_eq!(
+            round("vlan_tci=5"),
+            "error: column 1: a VLAN ID and priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci)"
+        );
     }
 
     #[test]

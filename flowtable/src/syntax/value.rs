@@ -13,7 +13,7 @@
 //!   `/xx:xx:xx:xx:xx:xx` mask;
 //! - [`Format::Ipv4`]: `a.b.c.d` with `/N` (0..=32) or `/a.b.c.d`;
 //! - [`Format::Ipv6`]: any RFC 4291 address with `/N` (0..=128) or an address mask;
-//! - [`Format::OfPort`]: a decimal port number up to 65280 or a reserved port name
+//! - [`Format::OfPort`]: a decimal port number or a reserved port name
 //!   ([`parse_port`]);
 //! - [`Format::CtState`] and [`Format::TcpFlags`]: `+flag-flag...` (mask = the named flags) or a
 //!   number with an optional mask;
@@ -30,8 +30,11 @@ use crate::field::{Field, Format};
 use crate::key::{ct_state, frag};
 
 /// Parses a port as `ovs-ofctl` does: a reserved port name (case-insensitive, see
-/// [`OfPort::from_name`]) or a decimal number up to 65280 (`0xff00`, OpenFlow 1.0's `OFPP_MAX`;
-/// Open vSwitch reads port numbers in decimal only). Returns `None` for anything else.
+/// [`OfPort::from_name`]) or a decimal number (Open vSwitch reads port numbers in decimal only).
+/// A 16-bit number is taken as is (`65534` is `LOCAL`, as OpenFlow 1.0 numbers it); a 32-bit
+/// OpenFlow 1.1+ number from `0xffffff00` up is mapped down into the 16-bit space
+/// (`4294967294` is `LOCAL` too). Returns `None` for anything else, and for `0xfff7`, which Open
+/// vSwitch reserves internally.
 pub fn parse_port(s: &str) -> Option<OfPort> {
     if let Some(p) = OfPort::from_name(s) {
         return Some(p);
@@ -39,12 +42,14 @@ pub fn parse_port(s: &str) -> Option<OfPort> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n: u32 = s.parse().ok()?;
-    (n <= MAX_PORT_NUMBER).then_some(OfPort(n))
+    const UNSET: u32 = 0xfff7;
+    const OF11_RESERVED: u32 = 0xffff_ff00;
+    let n = match s.parse::<u32>().ok()? {
+        n if n >= OF11_RESERVED => n - 0xffff_0000,
+        n => n,
+    };
+    (n <= 0xffff && n != UNSET).then_some(OfPort(n))
 }
-
-/// The largest port number [`parse_port`] accepts.
-pub const MAX_PORT_NUMBER: u32 = 0xff00;
 
 /// Conntrack state flag names in bit order (bit 0 first), as Open vSwitch spells them.
 const CT_STATE_NAMES: [(&str, u32); 8] = [
@@ -154,7 +159,7 @@ fn expected(field: Field) -> String {
         Format::Ethernet => "an Ethernet address with an optional /mask".into(),
         Format::Ipv4 => "an IPv4 address or prefix".into(),
         Format::Ipv6 => "an IPv6 address or prefix".into(),
-        Format::OfPort => "a port number up to 65280 or a port name (LOCAL, IN_PORT, ...)".into(),
+        Format::OfPort => "a port number or a port name (LOCAL, IN_PORT, ...)".into(),
         Format::CtState => {
             "conntrack state flags like +trk+new-est, or a number of at most 0xff with an optional /mask".into()
         }
@@ -187,9 +192,11 @@ fn parse_raw(s: &str, field: Field) -> Option<(u128, u128)> {
         Format::Ipv6 => {
             let (addr, mask) = s.split_once('/').unwrap_or((s, ""));
             let value = u128::from(addr.parse::<Ipv6Addr>().ok()?);
+            // As Open vSwitch, a mask that starts with a digit is a prefix length, so it must be
+            // all digits: `/1::` is refused rather than read as an address.
             let mask = if !s.contains('/') {
                 full
-            } else if mask.contains(':') {
+            } else if !mask.starts_with(|c: char| c.is_ascii_digit()) {
                 u128::from(mask.parse::<Ipv6Addr>().ok()?)
             } else {
                 prefix_mask(parse_prefix_len(mask, 128)?, 128)
@@ -228,7 +235,7 @@ fn with_mask(s: &str, full: u128, one: fn(&str) -> Option<u128>) -> Option<(u128
 }
 
 /// A number as C's `strtoull(s, NULL, 0)` reads a whole string: `0x` hex (`0x` alone is 0),
-/// leading-`0` octal, or decimal. At most 128 bits.
+/// leading-`0` octal, or decimal. At most 128 bits in hexadecimal, 64 otherwise.
 pub fn parse_number(s: &str) -> Option<u128> {
     if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         if hex.is_empty() {
@@ -242,10 +249,12 @@ pub fn parse_number(s: &str) -> Option<u128> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    // Like `strtoull`, decimal and octal numbers stop at 64 bits; only hexadecimal reaches the
+    // 128 bits of `ct_label`, as in Open vSwitch.
     if s.len() > 1 && s.starts_with('0') {
-        return u128::from_str_radix(s, 8).ok();
+        return u64::from_str_radix(s, 8).ok().map(u128::from);
     }
-    s.parse().ok()
+    s.parse::<u64>().ok().map(u128::from)
 }
 
 /// `xx:xx:xx:xx:xx:xx` with one or two hex digits per byte.
@@ -527,14 +536,15 @@ fn flags(value: u128, mask: u128, names: &[(&str, u32)], all: u128) -> String {
     signed_flags(value, mask, names)
 }
 
-/// `+flag`/`-flag` for each flag under `mask`, in bit order.
+/// `+flag`/`-flag` for each bit under `mask`, in bit order; a bit without a name prints as its
+/// value in brackets (`+[400]`), as Open vSwitch does.
 fn signed_flags(value: u128, mask: u128, names: &[(&str, u32)]) -> String {
     let mut out = String::new();
-    for &(name, bit) in names {
-        let bit = u128::from(bit);
-        if mask & bit != 0 {
-            out.push(if value & bit != 0 { '+' } else { '-' });
-            out.push_str(name);
+    for bit in (0..128).map(|i| 1u128 << i).filter(|b| mask & b != 0) {
+        out.push(if value & bit != 0 { '+' } else { '-' });
+        match names.iter().find(|&&(_, nb)| u128::from(nb) == bit) {
+            Some((name, _)) => out.push_str(name),
+            None => out.push_str(&format!("[{bit:x}]")),
         }
     }
     out
@@ -602,10 +612,18 @@ mod tests {
         assert_eq!(round(Field::TcpFlags, "0x12"), "syn|ack");
         assert_eq!(round(Field::TcpFlags, "0x12/0x12"), "+syn+ack");
         assert_eq!(round(Field::TcpFlags, "+syn-ack"), "+syn-ack");
+        assert_eq!(
+            round(Field::TcpFlags, "0x412/0xc12"),
+            "+syn+ack+[400]-[800]"
+        );
         assert_eq!(round(Field::NwFrag, "not_later"), "not_later");
         assert_eq!(round(Field::NwFrag, "first"), "first");
         assert_eq!(round(Field::InPort, "local"), "LOCAL");
         assert_eq!(round(Field::InPort, "NONE"), "ANY");
         assert!(p(Field::InPort, "0xff00").is_err());
+        assert_eq!(round(Field::InPort, "65534"), "LOCAL");
+        assert_eq!(round(Field::InPort, "4294967294"), "LOCAL");
+        assert_eq!(round(Field::InPort, "4294967040"), "65280");
+        assert!(p(Field::InPort, "70000").is_err());
     }
 }
