@@ -94,15 +94,8 @@ fn set_field_value(field: Field, value: u128) -> String {
 }
 
 /// Formats a subfield: `NXM_NX_REG0[]`, `NXM_NX_REG0[3]`, `NXM_NX_REG0[0..15]`.
-///
-/// `in_port` prints as the 16-bit `NXM_OF_IN_PORT` unless the range reaches above bit 15, which
-/// only the 32-bit `OXM_OF_IN_PORT` can name.
 pub(crate) fn format_subfield(sf: &SubField, l4: L4) -> String {
-    let (name, width) = match sf.field {
-        Field::InPort if sf.ofs + sf.n_bits <= 16 => ("NXM_OF_IN_PORT", 16),
-        Field::InPort => ("OXM_OF_IN_PORT", 32),
-        f => (nxm_name(f, l4), f.bits()),
-    };
+    let (name, width) = (nxm_name(sf.field, l4), sf.field.bits());
     if sf.ofs == 0 && sf.n_bits == width {
         format!("{name}[]")
     } else if sf.n_bits == 1 {
