@@ -22,7 +22,8 @@
 //! - ARP and RARP (Ethernet/IPv4 only) fill `nw_src`/`nw_dst` (SPA/TPA), `arp_sha`/`arp_tha`
 //!   and `arp_op` (only when the opcode fits in 8 bits, as Open vSwitch). Unlike Open vSwitch,
 //!   whose `nw_proto` doubles as the ARP opcode, `nw_proto` stays zero.
-//! - TCP fills ports and the 12 flag bits, UDP and SCTP ports; ICMP and ICMPv6 put type and
+//! - TCP (with a data offset of at least 5 words, within the packet) fills ports and the 12
+//!   flag bits, UDP and SCTP ports; ICMP and ICMPv6 put type and
 //!   code both in `icmp_type`/`icmp_code` and in `tp_src`/`tp_dst` (Open vSwitch's storage of
 //!   ICMP in the port fields, which the megaflow then covers); IGMP puts type and code in
 //!   `tp_src`/`tp_dst` only.
@@ -192,6 +193,7 @@ fn extract_l4(buf: &[u8], key: &mut FlowKey) -> Result<(), Error> {
     match key.nw_proto {
         proto::TCP => {
             let tcp = Tcp::parse(buf)?;
+            tcp.check_header_len()?;
             key.tp_src = tcp.src_port();
             key.tp_dst = tcp.dst_port();
             key.tcp_flags = tcp.flags();

@@ -28,8 +28,9 @@ pub mod flags {
 }
 
 /// A checked view of a TCP segment. `parse` guarantees the 20-byte fixed header; the data
-/// offset is checked only by [`Tcp::options`] and [`Tcp::payload`], so a flow extractor can read
-/// ports and flags of a segment whose data offset is wrong, as Open vSwitch does.
+/// offset is checked by [`Tcp::check_header_len`] (and by [`Tcp::options`] and
+/// [`Tcp::payload`], which rely on it), so a caller that only reads fixed fields, such as a
+/// datapath rewriting ports, does not pay for or depend on it.
 #[derive(Clone, Copy, Debug)]
 pub struct Tcp<'a>(&'a [u8]);
 
@@ -85,7 +86,9 @@ impl<'a> Tcp<'a> {
         be16(self.0, 18)
     }
 
-    fn checked_header_len(&self) -> Result<usize> {
+    /// The header length after checking the data offset: at least 20 bytes and within the
+    /// buffer.
+    pub fn check_header_len(&self) -> Result<usize> {
         let hl = self.header_len();
         if hl < MIN_HEADER_LEN {
             return Err(Error::Invalid {
@@ -99,13 +102,13 @@ impl<'a> Tcp<'a> {
 
     /// The options, after checking the data offset against the buffer.
     pub fn options(&self) -> Result<&'a [u8]> {
-        let hl = self.checked_header_len()?;
+        let hl = self.check_header_len()?;
         Ok(&self.0[MIN_HEADER_LEN..hl])
     }
 
     /// The payload, after checking the data offset against the buffer.
     pub fn payload(&self) -> Result<&'a [u8]> {
-        let hl = self.checked_header_len()?;
+        let hl = self.check_header_len()?;
         Ok(&self.0[hl..])
     }
 
