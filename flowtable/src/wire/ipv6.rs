@@ -111,7 +111,8 @@ impl<'a> Ipv6<'a> {
 }
 
 /// A checked mutable view of an IPv6 packet whose address setters keep the TCP, UDP or ICMPv6
-/// checksum (which covers the pseudo-header) correct.
+/// checksum (which covers the pseudo-header) correct, wherever the extension headers let the
+/// upper-layer header be found (a later fragment carries none; a malformed chain is left as is).
 #[derive(Debug)]
 pub struct Ipv6Mut<'a>(&'a mut [u8]);
 
