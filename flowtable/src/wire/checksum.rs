@@ -143,6 +143,11 @@ mod tests {
     fn crc32c_check_value() {
         // The standard check value of CRC-32C.
         assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+        // RFC 3720 B.4: 32 zero bytes give bytes aa 36 91 8a on the wire, least significant
+        // first, the order SCTP (RFC 9260 appendix A) uses too.
+        assert_eq!(crc32c(&[0; 32]).to_le_bytes(), [0xaa, 0x36, 0x91, 0x8a]);
+        // RFC 3720 B.4: 32 bytes of 0xff.
+        assert_eq!(crc32c(&[0xff; 32]).to_le_bytes(), [0x43, 0xab, 0xa8, 0x62]);
     }
 
     #[test]
