@@ -73,7 +73,7 @@ use crate::matching::Match;
 use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::sync::Arc;
-use subtable::Subtable;
+use subtable::{Subtable, Visit};
 use trie::{Trie, TrieMatch, N_TRIES, TRIE_FIELDS};
 
 #[cfg(doc)]
@@ -171,6 +171,42 @@ impl TrieCtx<'_> {
     }
 }
 
+/// Subtable misses waiting for [`Subtable::resolve_miss`]: (subtable position, stage).
+struct Pending {
+    items: [(usize, usize); Pending::CAPACITY],
+    len: usize,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending {
+            items: [(0, 0); Pending::CAPACITY],
+            len: 0,
+        }
+    }
+}
+
+impl Pending {
+    /// Beyond this many, misses are resolved at once (correct, possibly with more bits).
+    const CAPACITY: usize = 64;
+
+    /// Adds a miss; false when full.
+    fn push(&mut self, subtable: usize, stage: usize) -> bool {
+        match self.items.get_mut(self.len) {
+            Some(slot) => {
+                *slot = (subtable, stage);
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn items(&self) -> &[(usize, usize)] {
+        self.items.get(..self.len).unwrap_or_default()
+    }
+}
+
 /// The order subtables are visited in.
 fn visit_order<T>(s: &Subtable<T>) -> (Reverse<u16>, u64, u64) {
     (Reverse(s.max_priority()), s.min_seq_bound(), s.id)
@@ -230,7 +266,10 @@ impl<T> Classifier<T> {
             done: [None; N_TRIES],
         };
         let mut best: Option<&Rule<T>> = None;
-        for st in &self.subtables {
+        // Misses whose bits are chosen at the end, when `wc` holds what the answer needs anyway:
+        // often the bits a miss would add are in it already, and no trie walk is needed.
+        let mut pending = Pending::default();
+        for (i, st) in self.subtables.iter().enumerate() {
             if let Some(b) = best {
                 // Subtables come by descending maximum priority, and among equal maxima by
                 // ascending oldest rule: once one cannot beat `b`, none of the rest can. Skipping
@@ -240,10 +279,23 @@ impl<T> Classifier<T> {
                     break;
                 }
             }
-            if let Some(r) = st.lookup(key, wc, &mut tries) {
-                if best.is_none_or(|b| r.beats(b)) {
-                    best = Some(r);
+            match st.lookup(key, wc) {
+                Visit::Match(r) => {
+                    if best.is_none_or(|b| r.beats(b)) {
+                        best = Some(r);
+                    }
                 }
+                Visit::Miss => {}
+                Visit::MissAt(stage) => {
+                    if !pending.push(i, stage) {
+                        st.resolve_miss(stage, key, wc, &mut tries);
+                    }
+                }
+            }
+        }
+        for &(i, stage) in pending.items() {
+            if let Some(st) = self.subtables.get(i) {
+                st.resolve_miss(stage, key, wc, &mut tries);
             }
         }
         best
