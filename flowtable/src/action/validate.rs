@@ -1,5 +1,4 @@
-//! Validation of an action list against the rule's match and table, and normalization into the
-//! form `ovs-ofctl -O OpenFlow13` prints.
+//! Validation of an action list against the rule's match and table.
 //!
 //! Validation walks the list in order with a little state that actions change: whether the
 //! packet has a VLAN tag (the match may say so; `push_vlan` adds one, `pop_vlan` removes it).
@@ -551,62 +550,5 @@ fn check_ct(ct: &CtAction, m: &Match, table: u8, st: &State) -> Result<(), Actio
     check_list(&ct.actions, m, table, Place::CtExec, &mut inner)
 }
 
-/// Rewrites `actions` into their OpenFlow 1.3 form for a rule with match `m`, the form
-/// `ovs-ofctl -O OpenFlow13` prints: `mod_vlan_vid:V` and `mod_vlan_pcp:P` become
-/// `set_field:->vlan_vid` / `set_field:->vlan_pcp`, preceded by `push_vlan:0x8100` where the
-/// packet is not known to carry a tag at that point. Other actions are already in that form.
-pub fn normalize(actions: &mut Vec<Action>, m: &Match) {
-    let mut st = State::of(m);
-    normalize_list(actions, &mut st);
-}
-
-fn normalize_list(actions: &mut Vec<Action>, st: &mut State) {
-    let mut out = Vec::with_capacity(actions.len());
-    for a in actions.drain(..) {
-        match a {
-            Action::SetVlanVid(vid) => {
-                push_tag_if_needed(&mut out, st);
-                out.push(Action::SetField {
-                    field: Field::VlanVid,
-                    value: u128::from(VLAN_PRESENT | (vid & 0x0fff)),
-                    mask: Field::VlanVid.full_mask(),
-                });
-            }
-            Action::SetVlanPcp(pcp) => {
-                push_tag_if_needed(&mut out, st);
-                out.push(Action::SetField {
-                    field: Field::DlVlanPcp,
-                    value: u128::from(pcp & 7),
-                    mask: Field::DlVlanPcp.full_mask(),
-                });
-            }
-            Action::PushVlan(t) => {
-                st.vlan = true;
-                out.push(Action::PushVlan(t));
-            }
-            Action::PopVlan => {
-                st.vlan = false;
-                out.push(Action::PopVlan);
-            }
-            Action::Clone(mut list) => {
-                let mut inner = *st;
-                normalize_list(&mut list, &mut inner);
-                out.push(Action::Clone(list));
-            }
-            Action::WriteActions(mut list) => {
-                let mut inner = *st;
-                normalize_list(&mut list, &mut inner);
-                out.push(Action::WriteActions(list));
-            }
-            other => out.push(other),
-        }
-    }
-    *actions = out;
-}
-
-fn push_tag_if_needed(out: &mut Vec<Action>, st: &mut State) {
-    if !st.vlan {
-        out.push(Action::PushVlan(ethertype::VLAN));
-        st.vlan = true;
-    }
-}
+#[cfg(test)]
+mod tests;
