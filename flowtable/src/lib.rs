@@ -23,6 +23,7 @@ pub mod matching;
 pub mod pipeline;
 pub mod syntax;
 pub mod table;
+pub mod wire;
 
 pub use field::{Field, SubField};
 pub use key::{FlowKey, FlowMask, Stage};
