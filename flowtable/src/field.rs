@@ -262,7 +262,7 @@ fields! {
         bits: 32, maskable: true, writable: true, prereq: None, format: Hex },
     /// Recirculation ID.
     RecircId => { name: "recirc_id", aliases: [], nxm: ["NXM_NX_RECIRC_ID"],
-        bits: 32, maskable: false, writable: false, prereq: None, format: Decimal },
+        bits: 32, maskable: false, writable: false, prereq: None, format: Hex },
     /// Packet mark.
     PktMark => { name: "pkt_mark", aliases: [], nxm: ["NXM_NX_PKT_MARK"],
         bits: 32, maskable: true, writable: true, prereq: None, format: Hex },
@@ -275,9 +275,10 @@ fields! {
     /// Tunnel outer IPv4 destination.
     TunDst => { name: "tun_dst", aliases: [], nxm: ["NXM_NX_TUN_IPV4_DST"],
         bits: 32, maskable: true, writable: true, prereq: None, format: Ipv4 },
-    /// Tunnel flags.
+    /// Tunnel flags as flows see them: one bit, OAM, as Open vSwitch's public tunnel flags (the
+    /// other bits of [`FlowKey::tun_flags`] are internal to the datapath).
     TunFlags => { name: "tun_flags", aliases: [], nxm: ["NXM_NX_TUN_FLAGS"],
-        bits: 16, maskable: true, writable: true, prereq: None, format: TunFlags },
+        bits: 1, maskable: true, writable: true, prereq: None, format: TunFlags },
     /// Conntrack state.
     CtState => { name: "ct_state", aliases: [], nxm: ["NXM_NX_CT_STATE"],
         bits: 32, maskable: true, writable: false, prereq: None, format: CtState },
@@ -380,10 +381,10 @@ fields! {
     TcpFlags => { name: "tcp_flags", aliases: [], nxm: ["NXM_NX_TCP_FLAGS"],
         bits: 12, maskable: true, writable: false, prereq: Tcp, format: TcpFlags },
     /// ICMP type.
-    IcmpType => { name: "icmp_type", aliases: ["icmpv4_type"], nxm: ["NXM_OF_ICMP_TYPE", "OXM_OF_ICMPV4_TYPE"],
+    IcmpType => { name: "icmp_type", aliases: [], nxm: ["NXM_OF_ICMP_TYPE", "OXM_OF_ICMPV4_TYPE"],
         bits: 8, maskable: false, writable: true, prereq: Icmpv4, format: Decimal },
     /// ICMP code.
-    IcmpCode => { name: "icmp_code", aliases: ["icmpv4_code"], nxm: ["NXM_OF_ICMP_CODE", "OXM_OF_ICMPV4_CODE"],
+    IcmpCode => { name: "icmp_code", aliases: [], nxm: ["NXM_OF_ICMP_CODE", "OXM_OF_ICMPV4_CODE"],
         bits: 8, maskable: false, writable: true, prereq: Icmpv4, format: Decimal },
     /// ICMPv6 type (stored in `icmp_type`).
     Icmpv6Type => { name: "icmpv6_type", aliases: [], nxm: ["NXM_NX_ICMPV6_TYPE", "OXM_OF_ICMPV6_TYPE"],
@@ -507,7 +508,7 @@ impl Field {
             Field::TunId => (U64(|k| &mut k.tun_id), 0),
             Field::TunSrc => (U32(|k| &mut k.tun_src), 0),
             Field::TunDst => (U32(|k| &mut k.tun_dst), 0),
-            Field::TunFlags => (U16(|k| &mut k.tun_flags), 0),
+            Field::TunFlags => (U16(|k| &mut k.tun_flags), 3),
             Field::CtState => (U32(|k| &mut k.ct_state), 0),
             Field::CtZone => (U16(|k| &mut k.ct_zone), 0),
             Field::CtMark => (U32(|k| &mut k.ct_mark), 0),
@@ -563,6 +564,8 @@ impl Field {
             Field::Ipv6Label => 0x000f_ffff,
             Field::TcpFlags => 0x0fff,
             Field::NwFrag => 0x03,
+            // Only the OAM flag (`key::tun_flags::OAM`) is visible to flows.
+            Field::TunFlags => 0x0008,
             _ => u128::MAX,
         }
     }
