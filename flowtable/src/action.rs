@@ -25,29 +25,30 @@ mod validate;
 
 pub use validate::{normalize, validate, ActionError};
 
-/// An OpenFlow port number, including the reserved ports of OpenFlow 1.3 (`0xfffffff8..`).
+/// An OpenFlow port number. Reserved ports carry Open vSwitch's 16-bit numbering (`LOCAL` is
+/// `0xfffe`), which is also what the `in_port` field of a [`FlowKey`] holds for them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OfPort(pub u32);
 
 impl OfPort {
     /// The largest number of a physical or logical port (OpenFlow 1.3 `OFPP_MAX`).
-    pub const MAX: OfPort = OfPort(0xffff_ff00);
+    pub const MAX: OfPort = OfPort(0xff00);
     /// Send the packet back out of the port it came in on.
-    pub const IN_PORT: OfPort = OfPort(0xffff_fff8);
+    pub const IN_PORT: OfPort = OfPort(0xfff8);
     /// Submit the packet to the first flow table (packet-out only).
-    pub const TABLE: OfPort = OfPort(0xffff_fff9);
+    pub const TABLE: OfPort = OfPort(0xfff9);
     /// Forward with the switch's traditional L2 learning behaviour.
-    pub const NORMAL: OfPort = OfPort(0xffff_fffa);
+    pub const NORMAL: OfPort = OfPort(0xfffa);
     /// Flood to every port except the input port and ports with flooding disabled.
-    pub const FLOOD: OfPort = OfPort(0xffff_fffb);
+    pub const FLOOD: OfPort = OfPort(0xfffb);
     /// Every port except the input port.
-    pub const ALL: OfPort = OfPort(0xffff_fffc);
+    pub const ALL: OfPort = OfPort(0xfffc);
     /// Send to the controller.
-    pub const CONTROLLER: OfPort = OfPort(0xffff_fffd);
+    pub const CONTROLLER: OfPort = OfPort(0xfffd);
     /// The switch's local (internal) port.
-    pub const LOCAL: OfPort = OfPort(0xffff_fffe);
+    pub const LOCAL: OfPort = OfPort(0xfffe);
     /// No port / any port (a wildcard in `out_port`).
-    pub const ANY: OfPort = OfPort(0xffff_ffff);
+    pub const ANY: OfPort = OfPort(0xffff);
     /// Open vSwitch's name for [`OfPort::ANY`].
     pub const NONE: OfPort = OfPort::ANY;
 
@@ -81,6 +82,19 @@ impl OfPort {
             .iter()
             .find(|(_, n)| n.eq_ignore_ascii_case(name))
             .map(|(p, _)| *p)
+    }
+
+    /// Parses a port as `ovs-ofctl` does: a reserved name or a decimal number up to
+    /// [`OfPort::MAX`]. Returns `None` for anything else.
+    pub fn parse(s: &str) -> Option<OfPort> {
+        if let Some(p) = OfPort::from_name(s) {
+            return Some(p);
+        }
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: u32 = s.parse().ok()?;
+        (n <= OfPort::MAX.0).then_some(OfPort(n))
     }
 
     /// Whether this is one of the reserved ports (numbers above [`OfPort::MAX`]).

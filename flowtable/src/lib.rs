@@ -16,6 +16,7 @@
 //! Nothing here does I/O, spawns threads or reads a clock: time is an argument.
 
 pub mod action;
+pub mod classifier;
 pub mod extract;
 pub mod field;
 pub mod key;

@@ -1,0 +1,394 @@
+//! The classifier: finds the highest-priority rule matching a key, and says which bits of the
+//! key that answer depended on (the megaflow mask).
+//!
+//! # What it does
+//!
+//! A [`Classifier`] holds [`Rule`]s: a [`Match`] (a key and a mask), a priority and a payload.
+//! [`Classifier::lookup`] returns the rule with the highest priority whose match covers a
+//! [`FlowKey`], and ORs into a [`FlowMask`] the bits of the key it examined. The datapath caches
+//! the decision for every packet that agrees with this key on those bits, so the correctness rule
+//! for the mask is the one Open vSwitch states: a 1-bit too many is harmless (the cached entry is
+//! narrower than it could be), a 1-bit missing is a bug (the cached entry would apply to a packet
+//! that this classifier would send elsewhere). The aim is to set as few bits as the decision
+//! allows, so that one megaflow covers as much traffic as possible.
+//!
+//! # Tuple space search
+//!
+//! Rules are grouped by mask into subtables (one per distinct mask). A subtable is a hash table
+//! keyed by the masked key, so a lookup costs one hash probe per subtable, whatever the number of
+//! rules: cost follows the number of masks, not the number of rules. Subtables are visited in
+//! order of the highest priority they hold, and the visit stops when the best rule found so far
+//! beats everything the remaining subtables can offer; the subtables it did not visit add nothing
+//! to the mask.
+//!
+//! # Staged lookup
+//!
+//! Within a subtable the masked key is hashed stage by stage ([`Stage`]: metadata, L2, L3, L4),
+//! and after every stage but the last a counting index of partial hashes says whether any rule
+//! agrees with the key so far. The first stage without a candidate ends the visit, and only the
+//! stages hashed so far enter the mask: a packet of another ethertype is rejected by a subtable of
+//! TCP rules on L2 alone, without un-wildcarding its ports.
+//!
+//! # Prefix tracking
+//!
+//! For `nw_src`, `nw_dst`, `ipv6_src` and `ipv6_dst`, a trie (see [`trie`]) holds the prefixes of
+//! all rules whose subtable masks the field with a CIDR prefix. When a subtable's visit reaches
+//! the stage of such a field, the trie says whether any rule with that prefix length matches the
+//! key's address at all; if none does, the subtable is skipped and only the leading address bits
+//! the trie needed to prove it enter the mask. With a rule for `10.0.0.0/24` and one for
+//! `10.0.1.7/32`, a packet to `10.0.0.5` gets a `/24` mask on `nw_dst`, not an exact one.
+//!
+//! # Ties
+//!
+//! OpenFlow leaves undefined which of two overlapping rules of equal priority a packet hits. This
+//! classifier decides deterministically: the rule inserted first (the lowest [`Rule::seq`]) wins.
+//! Replacing a rule (inserting the same match and priority again) gives it a new sequence number.
+//! The decision does not depend on how rules are spread over subtables, so the reference
+//! [`linear::Linear`] classifier makes exactly the same choices.
+//!
+//! # Copies and thread safety
+//!
+//! A classifier is a value with no interior mutability: lookups take `&self` and may run on any
+//! number of threads at once, changes take `&mut self`. The flow table layer publishes immutable
+//! snapshots and changes a clone, so cloning must be cheap: subtables, their hash tables (split
+//! into shards), the rules and the trie nodes are all reference-counted and copied on write.
+//! Cloning costs O(subtables); a change to a clone then copies one subtable's bookkeeping, one
+//! shard of each of its hash tables and one trie path.
+//!
+//! # Complexity
+//!
+//! - `lookup`: O(subtables visited × words of their masks), plus one trie walk per tracked field
+//!   (O(address bits)), independent of the number of rules.
+//! - `insert`, `remove`, `find_exact`: O(words of the mask + log(priorities of the subtable) +
+//!   subtables), the last term for keeping the visiting order.
+//! - `iter_loose`, `has_overlap`: a scan of the subtables whose mask can hold such rules (one
+//!   hash probe instead of a scan where the mask allows it).
+
+pub mod linear;
+mod subtable;
+mod trie;
+
+use crate::key::{FlowKey, FlowMask};
+use crate::matching::Match;
+use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::sync::Arc;
+use subtable::Subtable;
+use trie::{Trie, TrieMatch, N_TRIES, TRIE_FIELDS};
+
+#[cfg(doc)]
+use crate::key::Stage;
+
+/// A rule of a classifier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule<T> {
+    /// The packets the rule applies to.
+    pub match_: Match,
+    /// Higher wins.
+    pub priority: u16,
+    /// What the rule means to its owner (the flow table stores its flow entry here).
+    pub value: T,
+    /// Insertion order, set by the classifier: among equal priorities, the lowest wins.
+    pub seq: u64,
+}
+
+impl<T> Rule<T> {
+    /// Whether this rule beats `other` for a key both match: higher priority, then older.
+    pub fn beats(&self, other: &Rule<T>) -> bool {
+        (Reverse(self.priority), self.seq) < (Reverse(other.priority), other.seq)
+    }
+}
+
+/// Tuple space search over [`Match`] rules, returning the megaflow mask of every lookup.
+///
+/// See the [module documentation](self) for the algorithm and its guarantees.
+pub struct Classifier<T> {
+    /// Subtables in visiting order: highest priority first, then by the (lower bound of the)
+    /// oldest rule at that priority, then by creation.
+    subtables: Vec<Arc<Subtable<T>>>,
+    /// The subtable id of each mask.
+    by_mask: HashMap<FlowMask, u64, ahash::RandomState>,
+    /// One trie per field of [`TRIE_FIELDS`].
+    tries: [Trie; N_TRIES],
+    n_rules: usize,
+    next_seq: u64,
+    next_subtable_id: u64,
+}
+
+impl<T> Clone for Classifier<T> {
+    fn clone(&self) -> Self {
+        Classifier {
+            subtables: self.subtables.clone(),
+            by_mask: self.by_mask.clone(),
+            tries: self.tries.clone(),
+            n_rules: self.n_rules,
+            next_seq: self.next_seq,
+            next_subtable_id: self.next_subtable_id,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Classifier<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("rules", &self.n_rules)
+            .field("subtables", &self.subtables.len())
+            .finish()
+    }
+}
+
+impl<T> Default for Classifier<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The trie walks of one lookup, done at most once per field and only when a subtable needs them.
+pub(crate) struct TrieCtx<'a> {
+    tries: &'a [Trie; N_TRIES],
+    done: [Option<TrieMatch>; N_TRIES],
+}
+
+impl TrieCtx<'_> {
+    /// The walk of trie `t` for `key`.
+    pub fn get(&mut self, t: usize, key: &FlowKey) -> TrieMatch {
+        if let Some(Some(m)) = self.done.get(t) {
+            return *m;
+        }
+        let m = match (self.tries.get(t), TRIE_FIELDS.get(t)) {
+            (Some(trie), Some(field)) => trie.lookup((field.get)(key)),
+            // Unreachable: subtables only name tries that exist. Claiming that every prefix
+            // length matches makes the caller fall back to the plain hash lookup.
+            _ => TrieMatch {
+                plens: u128::MAX,
+                maskbits: 0,
+            },
+        };
+        if let Some(slot) = self.done.get_mut(t) {
+            *slot = Some(m);
+        }
+        m
+    }
+}
+
+/// The order subtables are visited in.
+fn visit_order<T>(s: &Subtable<T>) -> (Reverse<u16>, u64, u64) {
+    (Reverse(s.max_priority()), s.min_seq_bound(), s.id)
+}
+
+impl<T> Classifier<T> {
+    /// An empty classifier.
+    pub fn new() -> Self {
+        Classifier {
+            subtables: Vec::new(),
+            by_mask: HashMap::default(),
+            tries: Default::default(),
+            n_rules: 0,
+            next_seq: 0,
+            next_subtable_id: 0,
+        }
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.n_rules
+    }
+
+    /// Whether there is no rule.
+    pub fn is_empty(&self) -> bool {
+        self.n_rules == 0
+    }
+
+    /// Number of subtables (distinct masks).
+    pub fn n_subtables(&self) -> usize {
+        self.subtables.len()
+    }
+
+    fn subtable_pos(&self, mask: &FlowMask) -> Option<usize> {
+        let id = *self.by_mask.get(mask)?;
+        self.subtables.iter().position(|s| s.id == id)
+    }
+
+    fn subtable(&self, mask: &FlowMask) -> Option<&Subtable<T>> {
+        self.subtable_pos(mask)
+            .and_then(|p| self.subtables.get(p))
+            .map(|s| &**s)
+    }
+
+    /// The rule with exactly this match and priority (ovs-ofctl's `--strict`).
+    pub fn find_exact(&self, match_: &Match, priority: u16) -> Option<&Rule<T>> {
+        self.subtable(&match_.mask)?
+            .find(match_, priority)
+            .map(|r| &**r)
+    }
+
+    /// The highest-priority rule matching `key` (the oldest among equals), ORing into `wc` every
+    /// bit of `key` the answer depended on.
+    pub fn lookup(&self, key: &FlowKey, wc: &mut FlowMask) -> Option<&Rule<T>> {
+        let mut tries = TrieCtx {
+            tries: &self.tries,
+            done: [None; N_TRIES],
+        };
+        let mut best: Option<&Rule<T>> = None;
+        for st in &self.subtables {
+            if let Some(b) = best {
+                // Subtables come by descending maximum priority, and among equal maxima by
+                // ascending oldest rule: once one cannot beat `b`, none of the rest can. Skipping
+                // them depends on no bit of the key.
+                let max = st.max_priority();
+                if max < b.priority || (max == b.priority && st.min_seq_bound() > b.seq) {
+                    break;
+                }
+            }
+            if let Some(r) = st.lookup(key, wc, &mut tries) {
+                if best.is_none_or(|b| r.beats(b)) {
+                    best = Some(r);
+                }
+            }
+        }
+        best
+    }
+
+    /// Every rule, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Rule<T>> {
+        self.subtables.iter().flat_map(|s| s.iter())
+    }
+
+    /// Every rule whose match is covered by `match_`: the rules a non-strict `ovs-ofctl
+    /// del-flows`/`mod-flows` with that match selects (any priority).
+    pub fn iter_loose<'a>(&'a self, match_: &'a Match) -> impl Iterator<Item = &'a Rule<T>> + 'a {
+        self.subtables
+            .iter()
+            .filter(move |s| match_.mask.is_subset_of(&s.mask))
+            .flat_map(move |s| -> Box<dyn Iterator<Item = &'a Rule<T>> + 'a> {
+                if s.mask == match_.mask {
+                    // Same mask: covered means same masked key, one bucket.
+                    Box::new(
+                        s.candidates(&match_.key)
+                            .iter()
+                            .map(|r| &**r)
+                            .filter(move |r| r.match_ == *match_ || match_.covers(&r.match_)),
+                    )
+                } else {
+                    Box::new(s.iter().filter(move |r| match_.covers(&r.match_)))
+                }
+            })
+    }
+
+    /// Whether another rule of priority `priority` shares a packet with `match_` (a rule with the
+    /// same match counts): OpenFlow's `check_overlap`.
+    pub fn has_overlap(&self, match_: &Match, priority: u16) -> bool {
+        self.subtables
+            .iter()
+            .filter(|s| s.has_priority(priority))
+            .any(|s| {
+                if s.mask.is_subset_of(&match_.mask) {
+                    // Every bit a rule here examines is fixed by `match_`: the only rules that
+                    // can overlap have `match_`'s key under this mask, one bucket.
+                    s.candidates(&match_.key.masked(&s.mask))
+                        .iter()
+                        .any(|r| r.priority == priority && r.match_.overlaps(match_))
+                } else {
+                    s.iter()
+                        .any(|r| r.priority == priority && r.match_.overlaps(match_))
+                }
+            })
+    }
+
+    /// Moves the subtable at `pos` to its place in the visiting order after its priorities
+    /// changed.
+    fn reorder(&mut self, pos: usize) {
+        let mut pos = pos;
+        while pos > 0 && self.out_of_order(pos - 1, pos) {
+            self.subtables.swap(pos - 1, pos);
+            pos -= 1;
+        }
+        while pos + 1 < self.subtables.len() && self.out_of_order(pos, pos + 1) {
+            self.subtables.swap(pos, pos + 1);
+            pos += 1;
+        }
+    }
+
+    fn out_of_order(&self, a: usize, b: usize) -> bool {
+        match (self.subtables.get(a), self.subtables.get(b)) {
+            (Some(a), Some(b)) => visit_order(a) > visit_order(b),
+            _ => false,
+        }
+    }
+}
+
+impl<T: Clone> Classifier<T> {
+    /// Adds a rule. A rule with the same match and priority is replaced, and its value returned.
+    ///
+    /// `T: Clone` because changes are copy-on-write: a rule shared with a clone of this
+    /// classifier is copied before it is handed back.
+    pub fn insert(&mut self, match_: Match, priority: u16, value: T) -> Option<T> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let rule = Arc::new(Rule {
+            match_,
+            priority,
+            value,
+            seq,
+        });
+        let pos = match self.subtable_pos(&match_.mask) {
+            Some(pos) => pos,
+            None => {
+                let id = self.next_subtable_id;
+                self.next_subtable_id += 1;
+                self.by_mask.insert(match_.mask, id);
+                self.subtables
+                    .push(Arc::new(Subtable::new(match_.mask, id)));
+                self.subtables.len() - 1
+            }
+        };
+        let st = Arc::make_mut(self.subtables.get_mut(pos)?);
+        let old = st.insert(rule);
+        if old.is_none() {
+            self.n_rules += 1;
+            for ((trie, field), &plen) in
+                self.tries.iter_mut().zip(&TRIE_FIELDS).zip(&st.trie_plens)
+            {
+                if plen > 0 {
+                    trie.insert((field.get)(&match_.key), u32::from(plen));
+                }
+            }
+        }
+        self.reorder(pos);
+        old.map(|r| Arc::unwrap_or_clone(r).value)
+    }
+
+    /// Removes the rule with exactly this match and priority and returns its value.
+    pub fn remove(&mut self, match_: &Match, priority: u16) -> Option<T> {
+        let pos = self.subtable_pos(&match_.mask)?;
+        let shared = self.subtables.get_mut(pos)?;
+        // Look before copying: removing an absent rule must not unshare anything.
+        shared.find(match_, priority)?;
+        let st = Arc::make_mut(shared);
+        let old = st.remove(match_, priority)?;
+        self.n_rules -= 1;
+        for ((trie, field), &plen) in self.tries.iter_mut().zip(&TRIE_FIELDS).zip(&st.trie_plens) {
+            if plen > 0 {
+                trie.remove((field.get)(&match_.key), u32::from(plen));
+            }
+        }
+        if st.is_empty() {
+            self.subtables.remove(pos);
+            self.by_mask.remove(&match_.mask);
+        } else {
+            self.reorder(pos);
+        }
+        Some(Arc::unwrap_or_clone(old).value)
+    }
+
+    /// The value of the rule with exactly this match and priority, for changing it in place
+    /// (OpenFlow's modify: the rule keeps its place and sequence number). Only the value is
+    /// exposed, because changing a rule's match or priority would break the classifier's index.
+    pub fn find_exact_mut(&mut self, match_: &Match, priority: u16) -> Option<&mut T> {
+        let pos = self.subtable_pos(&match_.mask)?;
+        let shared = self.subtables.get_mut(pos)?;
+        shared.find(match_, priority)?;
+        let rule = Arc::make_mut(shared).find_mut(match_, priority)?;
+        Some(&mut Arc::make_mut(rule).value)
+    }
+}

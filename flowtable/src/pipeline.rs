@@ -1,1 +1,0 @@
-//! The multi-table pipeline: a key in, datapath actions and a megaflow mask out.
