@@ -527,7 +527,7 @@ mod tests {
         k.tp_dst = 22;
         let (r, wc) = lookup(&c, &k);
         assert_eq!(r, Some("port3"));
-        assert_eq!(wc.0.in_port, u32::MAX);
+        assert_eq!(Field::InPort.get_mask(&wc), Field::InPort.full_mask());
         assert_eq!(wc.0.tp_dst, 0xffff);
     }
 
