@@ -1,8 +1,8 @@
 //! Reading a file of flows (`add-flows BR FILE`, `trace-offline FLOWS_FILE ...`): one flow per
 //! line, `#` starts a comment line, blank lines are skipped, `-` is standard input.
 //!
-//! Every line is parsed before anything is sent, so a syntax error anywhere names its line and
-//! column and nothing reaches the switch.
+//! Errors name the line, and the column counted in the line as written (leading blanks
+//! included), so an editor jumps to the right place.
 
 use std::io::Read;
 
@@ -10,31 +10,50 @@ use flowtable::syntax::flow::{parse_flow_mod, FlowCommand, FlowMod};
 
 use super::CmdError;
 
-/// One flow of a file, with its 1-based line number and its text.
-#[derive(Clone, Debug)]
+/// One flow of a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileFlow {
     /// Line number in the file, from 1.
     pub line: usize,
+    /// Number of characters of blank before the flow on its line.
+    pub indent: usize,
     /// The flow text, trimmed.
     pub text: String,
 }
 
+impl FileFlow {
+    /// `reason` for this flow: `line L, column C: ...` when the reason starts with
+    /// `column C: ` (a column of the trimmed text), `line L: ...` otherwise.
+    pub fn error(&self, reason: &str) -> CmdError {
+        let with_column = reason.strip_prefix("column ").and_then(|rest| {
+            let (col, msg) = rest.split_once(": ")?;
+            let col: usize = col.parse().ok()?;
+            Some(format!(
+                "line {}, column {}: {msg}",
+                self.line,
+                col + self.indent
+            ))
+        });
+        CmdError::new(with_column.unwrap_or_else(|| format!("line {}: {reason}", self.line)))
+    }
+}
+
 /// Reads `path` (`-` for standard input) into a string.
 pub fn read_source(path: &str) -> Result<String, CmdError> {
-    let mut text = String::new();
     if path == "-" {
+        let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
             .map_err(|e| CmdError::new(format!("standard input: {e}")))?;
+        Ok(text)
     } else {
-        text = std::fs::read_to_string(path).map_err(|e| CmdError::new(format!("{path}: {e}")))?;
+        std::fs::read_to_string(path).map_err(|e| CmdError::new(format!("{path}: {e}")))
     }
-    Ok(text)
 }
 
-/// Parses every flow of `text` as a flow-mod of kind `command`; the first error names the line
-/// and the column (counted in the line as written, leading blanks included).
-pub fn parse_flows(text: &str, command: FlowCommand) -> Result<Vec<(FileFlow, FlowMod)>, CmdError> {
+/// The flows of `text`: blank lines and lines whose first non-blank character is `#` are
+/// skipped.
+pub fn flow_lines(text: &str) -> Vec<FileFlow> {
     text.lines()
         .enumerate()
         .filter_map(|(i, raw)| {
@@ -42,20 +61,24 @@ pub fn parse_flows(text: &str, command: FlowCommand) -> Result<Vec<(FileFlow, Fl
             if t.is_empty() || t.starts_with('#') {
                 return None;
             }
-            let indent = raw.len() - raw.trim_start().len();
-            let flow = FileFlow {
+            let lead = raw.len() - raw.trim_start().len();
+            Some(FileFlow {
                 line: i + 1,
+                indent: raw.get(..lead).map_or(0, |s| s.chars().count()),
                 text: t.to_string(),
-            };
-            Some(match parse_flow_mod(t, command) {
-                Ok(fm) => Ok((flow, fm)),
-                Err(e) => Err(CmdError::new(format!(
-                    "line {}, column {}: {}",
-                    i + 1,
-                    e.column + indent,
-                    e.message
-                ))),
             })
+        })
+        .collect()
+}
+
+/// Parses every flow of `text` as a flow-mod of kind `command`; the first error names its line
+/// and column.
+pub fn parse_flows(text: &str, command: FlowCommand) -> Result<Vec<(FileFlow, FlowMod)>, CmdError> {
+    flow_lines(text)
+        .into_iter()
+        .map(|flow| match parse_flow_mod(&flow.text, command) {
+            Ok(fm) => Ok((flow, fm)),
+            Err(e) => Err(flow.error(&e.to_string())),
         })
         .collect()
 }
@@ -68,12 +91,21 @@ mod tests {
     fn comments_and_blank_lines_are_skipped() {
         let text =
             "# header\n\npriority=1,actions=drop\n   # indented comment\n  ip,actions=output:2\n";
-        let flows = parse_flows(text, FlowCommand::Add).unwrap_or_default();
-        let numbers: Vec<usize> = flows.iter().map(|(f, _)| f.line).collect();
-        assert_eq!(numbers, vec![3, 5]);
+        let flows = flow_lines(text);
         assert_eq!(
-            flows.get(1).map(|(f, _)| f.text.as_str()),
-            Some("ip,actions=output:2")
+            flows,
+            vec![
+                FileFlow {
+                    line: 3,
+                    indent: 0,
+                    text: "priority=1,actions=drop".into()
+                },
+                FileFlow {
+                    line: 5,
+                    indent: 2,
+                    text: "ip,actions=output:2".into()
+                },
+            ]
         );
     }
 
@@ -90,13 +122,15 @@ mod tests {
     }
 
     #[test]
-    fn good_flows_keep_their_line_numbers() {
-        let text = "#c\npriority=5,tcp,actions=drop\n";
-        let flows = parse_flows(text, FlowCommand::Add).unwrap_or_default();
-        assert_eq!(flows.len(), 1);
+    fn reasons_without_a_column_name_the_line() {
+        let f = FileFlow {
+            line: 4,
+            indent: 1,
+            text: String::new(),
+        };
         assert_eq!(
-            flows.first().map(|(f, fm)| (f.line, fm.priority)),
-            Some((2, 5))
+            f.error("table 255 is out of range").to_string(),
+            "line 4: table 255 is out of range"
         );
     }
 }

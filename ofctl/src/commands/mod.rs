@@ -4,8 +4,23 @@
 
 use std::fmt;
 
+pub mod bridges;
+pub mod connect;
+pub mod events;
+pub mod flows;
 pub mod flows_file;
 pub mod offline;
+pub mod stats;
+
+/// How dump commands print.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Open vSwitch-style text.
+    #[default]
+    Text,
+    /// Pretty-printed JSON (for `monitor`: one object a line).
+    Json,
+}
 
 /// Why a command failed: one line, printed by `main` as `ofctl: MESSAGE`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,3 +40,18 @@ impl fmt::Display for CmdError {
 }
 
 impl std::error::Error for CmdError {}
+
+impl From<tonic::Status> for CmdError {
+    /// The daemon's reason; the gRPC code's description when it gave none (e.g. a transport
+    /// failure).
+    fn from(s: tonic::Status) -> CmdError {
+        let message = s.message().trim();
+        if message.is_empty() {
+            CmdError::new(s.code().description())
+        } else if s.code() == tonic::Code::Unavailable || s.code() == tonic::Code::Unauthenticated {
+            CmdError::new(format!("{}: {message}", s.code().description()))
+        } else {
+            CmdError::new(message)
+        }
+    }
+}
