@@ -1,3 +1,5 @@
 //! vswitchd: bridges, ports and flows behind the `vswitch.v1` gRPC API.
 
 pub mod convert;
+pub mod persist;
+pub mod switch;
