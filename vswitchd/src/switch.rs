@@ -712,7 +712,7 @@ impl Switch {
             tracing::debug!(
                 bridge = b.name,
                 flow_mods = mods.len(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
+                elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                 "tables changed"
             );
             Ok((summary, removed))
