@@ -2,4 +2,5 @@
 
 pub mod convert;
 pub mod persist;
+pub mod service;
 pub mod switch;
