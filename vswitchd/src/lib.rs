@@ -2,5 +2,6 @@
 
 pub mod convert;
 pub mod persist;
+pub mod server;
 pub mod service;
 pub mod switch;
