@@ -64,7 +64,11 @@ fn init_logging(default: Option<&str>) -> anyhow::Result<Arc<ReloadableFilter>> 
     let (layer, handle) = reload::Layer::new(filter);
     tracing_subscriber::registry()
         .with(layer)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .try_init()
         .context("setting up logging")?;
     Ok(Arc::new(ReloadableFilter {

@@ -372,6 +372,18 @@ impl Switch {
         }
     }
 
+    /// Fails when `br` was deleted (while its caller waited for its flow lock), so that no
+    /// change is made, or saved, for a bridge that no longer exists.
+    fn check_current(&self, br: &Arc<Bridge>) -> Result<(), SwitchError> {
+        match self.bridge(br.name()) {
+            Ok(current) if Arc::ptr_eq(&current, br) => Ok(()),
+            _ => Err(SwitchError::NotFound(format!(
+                "no bridge named \"{}\"",
+                br.name()
+            ))),
+        }
+    }
+
     fn saved(&self) -> SavedBridges {
         SavedBridges {
             bridges: self.bridges().iter().map(|b| b.config()).collect(),
@@ -455,6 +467,13 @@ impl Switch {
             return Err(SwitchError::Exists(format!(
                 "bridge \"{name}\" already exists"
             )));
+        }
+        if let Some(store) = self.store.clone() {
+            // Flows of an earlier bridge of the same name must not come back at the next start.
+            let n = name.to_string();
+            blocking(move || store.remove_flows(&n))
+                .await?
+                .map_err(|e| SwitchError::Internal(e.to_string()))?;
         }
         let bridge = self.start_bridge(name);
         self.bridges
@@ -675,6 +694,7 @@ impl Switch {
         let br = self.bridge(bridge)?;
         let single = mods.len() == 1;
         let _flows = br.flows.lock().await;
+        self.check_current(&br)?;
         let store = self.store.clone();
         let b = br.clone();
         let (summary, removed) = blocking(move || -> Result<_, SwitchError> {
@@ -731,6 +751,9 @@ impl Switch {
                 continue;
             }
             let _flows = br.flows.lock().await;
+            if self.check_current(&br).is_err() {
+                continue;
+            }
             let store = self.store.clone();
             let b = br.clone();
             let result = blocking(move || -> Result<Vec<Removed>, SwitchError> {
