@@ -124,6 +124,10 @@ impl<'a> MatchParser<'a> {
             }
             return Ok(());
         }
+        if item.name == "eth" && item.value.is_none() {
+            // Open vSwitch's "Ethernet packet type" selector: every packet here is Ethernet.
+            return Ok(());
+        }
         let Some(field) = Field::from_name(item.name) else {
             return Err(SyntaxError::at(
                 text,
