@@ -171,6 +171,19 @@ impl<'a> MatchParser<'a> {
                 self.m
                     .set_masked(Field::VlanTci, tci | present, mask | present);
             }
+            Field::VlanVid => {
+                let (vid, mask) = parse_value(text, vs, ve, field)?;
+                let (_, tci_mask) = self.m.get(Field::VlanTci);
+                if mask == 0 && tci_mask & VLAN_PCP_MASK != 0 {
+                    // As Open vSwitch: wildcarding the VID of a match that names a priority
+                    // keeps the priority and its tag requirement.
+                    self.m.set_masked(Field::DlVlan, 0, 0);
+                } else if mask == 0 {
+                    self.m.set_masked(Field::VlanTci, 0, 0);
+                } else {
+                    self.m.set_masked(field, vid, mask);
+                }
+            }
             _ => {
                 // `set_masked` replaces the whole field: a later item wins, as in Open vSwitch.
                 let (value, mask) = parse_value(text, vs, ve, field)?;
@@ -456,6 +469,8 @@ mod tests {
         assert_eq!(round("vlan_tci=0x3005"), "dl_vlan=5,dl_vlan_pcp=1");
         assert_eq!(round("dl_vlan_pcp=3"), "dl_vlan_pcp=3");
         assert_eq!(round("vlan_vid=5"), "vlan_tci=0x0005/0x1fff");
+        assert_eq!(round("dl_vlan_pcp=2,vlan_vid=1/0"), "dl_vlan_pcp=2");
+        assert_eq!(round("dl_vlan=2,vlan_vid=1/0"), "");
         assert_eq!(
             round("vlan_tci=5"),
             "error: column 1: a VLAN ID and priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci)"
