@@ -70,7 +70,10 @@ fn shown(key: &FlowKey) -> Match {
             Field::InPort | Field::DlSrc | Field::DlDst | Field::DlType
         );
         let packet_field = field.def().prereq != Prereq::None;
-        if always || packet_field || field.get(key) != 0 {
+        if field == Field::CtState && field.get(key) != 0 {
+            // Only the named state bits mean something.
+            field.unwildcard(&mut mask, 0xff);
+        } else if always || packet_field || field.get(key) != 0 {
             field.set_all_bits(&mut mask);
         }
     }
