@@ -124,6 +124,10 @@ impl<'a> MatchParser<'a> {
             }
             return Ok(());
         }
+        if item.name == "eth" && item.value.is_none() {
+            // Open vSwitch's "Ethernet packet type" selector: every packet here is Ethernet.
+            return Ok(());
+        }
         let Some(field) = Field::from_name(item.name) else {
             return Err(SyntaxError::at(
                 text,
@@ -184,6 +188,7 @@ impl<'a> MatchParser<'a> {
             mut seen,
         } = self;
         arp_nw_proto(&mut m, &mut seen);
+        icmp_ports(text, &mut m, &mut seen)?;
         for &(field, at) in &seen {
             let mask = field.get_mask(&m.mask);
             if mask == 0 {
@@ -202,6 +207,42 @@ impl<'a> MatchParser<'a> {
         normalize_vlan(text, &mut m, &seen)?;
         Ok(m)
     }
+}
+
+/// In an ICMP or ICMPv6 match, `tp_src` and `tp_dst` are the type and code (OpenFlow 1.0's
+/// convention, which Open vSwitch keeps): move them there. Open vSwitch silently drops a mask on
+/// them; we refuse one, since the type and code cannot be masked.
+fn icmp_ports(text: &str, m: &mut Match, seen: &mut [(Field, usize)]) -> Result<(), SyntaxError> {
+    if !(Prereq::Icmpv4.is_met_by(m) || Prereq::Icmpv6.is_met_by(m)) {
+        return Ok(());
+    }
+    for (port, icmp) in [
+        (Field::TpSrc, Field::IcmpType),
+        (Field::TpDst, Field::IcmpCode),
+    ] {
+        let (value, mask) = m.get(port);
+        if mask == 0 {
+            continue;
+        }
+        let at = seen
+            .iter()
+            .rev()
+            .find(|(f, _)| *f == port)
+            .map_or(0, |&(_, at)| at);
+        if mask != port.full_mask() || value > 0xff {
+            return Err(SyntaxError::at(
+                text,
+                at,
+                format!("in an ICMP match {port} is {icmp}: expected an exact value from 0 to 255"),
+            ));
+        }
+        m.set_masked(port, 0, 0);
+        m.set(icmp, value);
+        for entry in seen.iter_mut().filter(|(f, _)| *f == port) {
+            entry.0 = icmp;
+        }
+    }
+    Ok(())
 }
 
 /// In an ARP match, `nw_proto` is the opcode (Open vSwitch keeps both in one place): move it to
@@ -393,6 +434,15 @@ mod tests {
             "error: column 11: nw_src requires ip or arp (add \"ip,\" or \"dl_type=0x0800\")"
         );
         assert_eq!(round("arp,nw_src=1.1.1.1"), "arp,arp_spa=1.1.1.1");
+        assert_eq!(round("arp,nw_proto=1"), "arp,arp_op=1");
+        assert_eq!(
+            round("icmp6,tp_src=1,tp_dst=4"),
+            "icmp6,icmp_type=1,icmp_code=4"
+        );
+        assert_eq!(
+            round("icmp,tp_src=8/0xf"),
+            "error: column 6: in an ICMP match tp_src is icmp_type: expected an exact value from 0 to 255"
+        );
     }
 
     #[test]
