@@ -40,7 +40,12 @@ struct Insn {
 }
 
 const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn { code, regs: (src << 4) | (dst & 0xf), off, imm }
+    Insn {
+        code,
+        regs: (src << 4) | (dst & 0xf),
+        off,
+        imm,
+    }
 }
 
 /// `bpf_attr` for BPF_MAP_CREATE (prefix; the kernel accepts a shorter attr if the rest is 0).
@@ -91,9 +96,8 @@ fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<RawFd> {
     // SAFETY: `attr` is a valid, exclusively borrowed repr(C) prefix of `union bpf_attr` for
     // `cmd`, and its exact size is passed, so the kernel reads and writes only inside it. Any
     // pointers inside it were set by the caller to buffers that outlive this call.
-    let ret = unsafe {
-        libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>())
-    };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -104,7 +108,11 @@ fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<RawFd> {
 fn object_name(name: &str) -> [u8; 16] {
     let mut out = [0u8; 16];
     for (dst, src) in out.iter_mut().take(15).zip(name.bytes()) {
-        *dst = if src.is_ascii_alphanumeric() || src == b'_' { src } else { b'_' };
+        *dst = if src.is_ascii_alphanumeric() || src == b'_' {
+            src
+        } else {
+            b'_'
+        };
     }
     out
 }
@@ -165,7 +173,10 @@ impl XskMap {
         } else {
             Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("queue {queue} outside the XSKMAP (size {})", self.max_entries),
+                format!(
+                    "queue {queue} outside the XSKMAP (size {})",
+                    self.max_entries
+                ),
             ))
         }
     }
@@ -201,10 +212,10 @@ impl RedirectProgram {
         ];
         let license = c"Apache-2.0";
         let mut log = vec![0u8; 0];
-        let mut attempt = |log: &mut Vec<u8>| {
+        let attempt = |log: &mut Vec<u8>| {
             let mut attr = ProgLoadAttr {
                 prog_type: BPF_PROG_TYPE_XDP,
-                insn_cnt: insns.len() as u32,
+                insn_cnt: u32::try_from(insns.len()).unwrap_or(0),
                 insns: insns.as_ptr() as u64,
                 license: license.as_ptr() as u64,
                 prog_name: object_name("xsk_redirect"),
@@ -232,7 +243,8 @@ impl RedirectProgram {
             }
         };
         // SAFETY: BPF_PROG_LOAD returned a new file descriptor that nobody else owns.
-        Ok(RedirectProgram { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(RedirectProgram { fd })
     }
 
     /// The program's file descriptor (for attaching it).

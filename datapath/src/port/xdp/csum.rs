@@ -108,11 +108,14 @@ fn repair_inner(frame: &mut [u8]) -> Option<Repair> {
     if proto == PROTO_UDP && full == 0 {
         full = 0xffff;
     }
-    segment.get_mut(field..field + 2)?.copy_from_slice(&full.to_be_bytes());
+    segment
+        .get_mut(field..field + 2)?
+        .copy_from_slice(&full.to_be_bytes());
     Some(Repair::Repaired)
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)] // small test values
 mod tests {
     use super::*;
 

@@ -1,16 +1,19 @@
-//! Interface facts read with `ioctl(2)`: index, MTU, MAC address.
+//! Interface facts read with `ioctl(2)` (index, MTU, MAC address), tap devices and AF_PACKET
+//! sockets: the system calls under the `internal` and `afpacket` ports.
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::cvt;
+use super::{abi, cvt, socklen};
 
 /// Checks that `name` is a valid interface name (1..=15 bytes, no NUL, '/' or whitespace).
 pub fn check_name(name: &str) -> io::Result<()> {
     let ok = !name.is_empty()
         && name.len() < libc::IFNAMSIZ
-        && name.bytes().all(|b| b != 0 && b != b'/' && !b.is_ascii_whitespace());
+        && name
+            .bytes()
+            .all(|b| b != 0 && b != b'/' && !b.is_ascii_whitespace());
     if ok {
         Ok(())
     } else {
@@ -85,6 +88,122 @@ pub fn mac(name: &str) -> io::Result<Option<[u8; 6]>> {
         *dst = *src as u8;
     }
     Ok(Some(mac))
+}
+
+/// Opens (creating if needed) the tap device `name`: Ethernet frames without a packet-info
+/// header, non-blocking. The device lives as long as the returned descriptor (unless made
+/// persistent by someone else).
+pub fn open_tap(name: &str) -> io::Result<OwnedFd> {
+    let mut req = ifreq(name)?;
+    // SAFETY: open(2) of a constant NUL-terminated path; the result is checked.
+    let fd = cvt(unsafe {
+        libc::open(
+            c"/dev/net/tun".as_ptr(),
+            libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: `fd` was just returned by open(2) and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    req.ifr_ifru.ifru_flags = abi::IFF_TAP_NO_PI;
+    // SAFETY: TUNSETIFF reads the name and flags of `req`, a valid exclusively borrowed ifreq.
+    cvt(unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TUNSETIFF as _,
+            &mut req as *mut libc::ifreq,
+        )
+    })?;
+    Ok(fd)
+}
+
+/// Opens an AF_PACKET raw socket that receives every frame of interface `ifindex` (in both
+/// directions: see [`packet_recv`]) and sends frames out of it, non-blocking.
+pub fn packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
+    let all = abi::ETH_P_ALL.to_be();
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let fd = cvt(unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            libc::c_int::from(all),
+        )
+    })?;
+    // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_ll is plain data; zero is a valid value.
+    let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sa.sll_family = abi::AF_PACKET;
+    sa.sll_protocol = all;
+    sa.sll_ifindex = libc::c_int::try_from(ifindex).map_err(io::Error::other)?;
+    // SAFETY: `sa` is a valid sockaddr_ll for the length passed.
+    cvt(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sa as *const libc::sockaddr_ll).cast(),
+            socklen::<libc::sockaddr_ll>(),
+        )
+    })?;
+    Ok(fd)
+}
+
+/// Reads one frame from a non-blocking packet socket into `buf`. Returns `Ok(None)` when
+/// nothing is waiting, and `Some((len, outgoing))` otherwise, where `outgoing` says the frame
+/// is a copy of one sent *out of* the interface (by anyone, this port included), which a
+/// switch port must not forward again. `len` may exceed `buf.len()` (the frame was truncated).
+pub fn packet_recv(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<(usize, bool)>> {
+    // SAFETY: sockaddr_ll is plain data; zero is a valid value.
+    let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    let mut salen = socklen::<libc::sockaddr_ll>();
+    // SAFETY: `buf` and `sa` are writable for the lengths passed. MSG_TRUNC makes the kernel
+    // return the real frame length without writing past `buf`.
+    let n = unsafe {
+        libc::recvfrom(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+            (&mut sa as *mut libc::sockaddr_ll).cast(),
+            &mut salen,
+        )
+    };
+    match usize::try_from(n) {
+        Ok(len) => Ok(Some((len, sa.sll_pkttype == libc::PACKET_OUTGOING))),
+        Err(_) => would_block(io::Error::last_os_error()),
+    }
+}
+
+/// Reads one frame from a non-blocking descriptor (a tap) into `buf`; `Ok(None)` when empty.
+pub fn fd_read(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    // SAFETY: `buf` is writable for its length.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    match usize::try_from(n) {
+        Ok(len) => Ok(Some(len)),
+        Err(_) => would_block(io::Error::last_os_error()),
+    }
+}
+
+/// Writes one frame to a non-blocking descriptor (a tap or a bound packet socket). Returns
+/// `Ok(false)` when the device cannot take it now (its queue is full).
+pub fn fd_write(fd: RawFd, frame: &[u8]) -> io::Result<bool> {
+    // SAFETY: `frame` is readable for its length.
+    let n = unsafe { libc::write(fd, frame.as_ptr().cast(), frame.len()) };
+    if n >= 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EAGAIN) | Some(libc::ENOBUFS) => Ok(false),
+        _ => Err(err),
+    }
+}
+
+/// Maps EAGAIN to `Ok(None)`.
+fn would_block<T>(err: io::Error) -> io::Result<Option<T>> {
+    if err.kind() == io::ErrorKind::WouldBlock {
+        Ok(None)
+    } else {
+        Err(err)
+    }
 }
 
 #[cfg(test)]

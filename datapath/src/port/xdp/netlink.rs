@@ -2,15 +2,16 @@
 //!
 //! Netlink attachment outlives the process: a switch that is killed leaves its program on the
 //! interface (harmless: with no socket in its map the program passes frames to the kernel
-//! stack). [`attach`] therefore first removes whatever program is attached in either mode,
-//! so a leftover never stops the next start, and [`detach_if_ours`] removes the program on
+//! stack). [`Netlink::attach`] therefore first removes whatever program is attached in either
+//! mode, so a leftover never stops the next start, and [`Netlink::detach_if_ours`] removes the
+//! program on
 //! shutdown only if it is still the one this port attached (`XDP_FLAGS_REPLACE` with
 //! `IFLA_XDP_EXPECTED_FD`), so closing one port never removes another's program.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::cvt;
+use super::{abi, cvt, socklen};
 
 const IFLA_XDP: u16 = 43;
 const IFLA_XDP_FD: u16 = 1;
@@ -66,7 +67,7 @@ fn setlink_request(ifindex: u32, fd: RawFd, flags: u32, expected_fd: Option<RawF
     }
     let mut body = Vec::with_capacity(64);
     // struct ifinfomsg: family, pad, type, index, flags, change.
-    body.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
+    body.extend_from_slice(&[abi::AF_UNSPEC, 0, 0, 0]);
     body.extend_from_slice(&ifindex.to_ne_bytes());
     body.extend_from_slice(&0u32.to_ne_bytes());
     body.extend_from_slice(&0u32.to_ne_bytes());
@@ -76,7 +77,7 @@ fn setlink_request(ifindex: u32, fd: RawFd, flags: u32, expected_fd: Option<RawF
     let len = u32::try_from(16 + body.len()).unwrap_or(u32::MAX);
     msg.extend_from_slice(&len.to_ne_bytes());
     msg.extend_from_slice(&libc::RTM_SETLINK.to_ne_bytes());
-    let nl_flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+    let nl_flags = abi::NLM_F_REQUEST_ACK;
     msg.extend_from_slice(&nl_flags.to_ne_bytes());
     msg.extend_from_slice(&1u32.to_ne_bytes()); // sequence number
     msg.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it in
@@ -84,83 +85,129 @@ fn setlink_request(ifindex: u32, fd: RawFd, flags: u32, expected_fd: Option<RawF
     msg
 }
 
-/// Sends one request to the kernel and returns its acknowledgement's error code (0: success).
-fn transact(request: &[u8]) -> io::Result<()> {
-    // SAFETY: plain socket(2) call; the result is checked before use.
-    let fd = cvt(unsafe {
-        libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE)
-    })?;
-    // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: sockaddr_nl is plain data; all-zero addresses the kernel.
-    let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    // SAFETY: `request` and `kernel` are valid for the lengths passed.
-    let sent = unsafe {
-        libc::sendto(
-            sock.as_raw_fd(),
-            request.as_ptr().cast(),
-            request.len(),
-            0,
-            (&kernel as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if sent < 0 {
-        return Err(io::Error::last_os_error());
+/// A route netlink socket, opened in the network namespace of the thread that created it, so
+/// that a port can detach its program on drop even when dropped by a thread of another
+/// namespace.
+#[derive(Debug)]
+pub struct Netlink {
+    sock: OwnedFd,
+}
+
+impl Netlink {
+    /// Opens a route netlink socket in the current thread's network namespace.
+    pub fn open() -> io::Result<Netlink> {
+        // SAFETY: plain socket(2) call; the result is checked before use.
+        let fd = cvt(unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            )
+        })?;
+        // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
+        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+        // A bounded wait for the acknowledgement: the kernel answers at once, but a lost
+        // answer must not hang the caller forever.
+        let timeout = libc::timeval {
+            tv_sec: 5,
+            tv_usec: 0,
+        };
+        // SAFETY: `timeout` is a valid timeval for the length passed.
+        cvt(unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&timeout as *const libc::timeval).cast(),
+                socklen::<libc::timeval>(),
+            )
+        })?;
+        Ok(Netlink { sock })
     }
-    let mut reply = [0u8; 4096];
-    loop {
-        // SAFETY: `reply` is a valid writable buffer of the length passed.
-        let n = unsafe { libc::recv(sock.as_raw_fd(), reply.as_mut_ptr().cast(), reply.len(), 0) };
-        let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
-        let mut rest = reply.get(..n).unwrap_or_default();
-        while rest.len() >= 16 {
-            let word = |at: usize| {
-                rest.get(at..at + 4)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u32::from_ne_bytes)
-                    .unwrap_or(0)
+
+    /// Sends one request and returns its acknowledgement's verdict.
+    fn transact(&self, request: &[u8]) -> io::Result<()> {
+        // SAFETY: sockaddr_nl is plain data; all-zero addresses the kernel.
+        let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        kernel.nl_family = abi::AF_NETLINK;
+        // SAFETY: `request` and `kernel` are valid for the lengths passed.
+        let sent = unsafe {
+            libc::sendto(
+                self.sock.as_raw_fd(),
+                request.as_ptr().cast(),
+                request.len(),
+                0,
+                (&kernel as *const libc::sockaddr_nl).cast(),
+                socklen::<libc::sockaddr_nl>(),
+            )
+        };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut reply = [0u8; 4096];
+        loop {
+            // SAFETY: `reply` is a valid writable buffer of the length passed.
+            let n = unsafe {
+                libc::recv(
+                    self.sock.as_raw_fd(),
+                    reply.as_mut_ptr().cast(),
+                    reply.len(),
+                    0,
+                )
             };
-            let len = usize::try_from(word(0)).unwrap_or(0);
-            let kind = u16::try_from(word(4) & 0xffff).unwrap_or(0);
-            if kind == libc::NLMSG_ERROR as u16 {
-                // struct nlmsgerr: int error, then the request's header.
-                let code = word(16) as i32;
-                return if code == 0 {
-                    Ok(())
-                } else {
-                    Err(io::Error::from_raw_os_error(-code))
-                };
+            let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+            if let Some(verdict) = find_ack(reply.get(..n).unwrap_or_default()) {
+                return verdict;
             }
-            if len < 16 {
-                break;
-            }
-            rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
         }
     }
+
+    /// Attaches `prog_fd` to `ifindex` in `mode`, first removing any program already
+    /// attached in either mode (a leftover of a killed process, or of an earlier port).
+    pub fn attach(&self, ifindex: u32, prog_fd: RawFd, mode: XdpMode) -> io::Result<()> {
+        // Errors are expected here: no program attached, or no native support in the driver.
+        for old in [XdpMode::Native, XdpMode::Skb] {
+            let _ = self.transact(&setlink_request(ifindex, -1, old.flags(), None));
+        }
+        self.transact(&setlink_request(ifindex, prog_fd, mode.flags(), None))
+    }
+
+    /// Removes `prog_fd` from `ifindex` if it is still the program attached in `mode`.
+    pub fn detach_if_ours(&self, ifindex: u32, prog_fd: RawFd, mode: XdpMode) -> io::Result<()> {
+        let flags = mode.flags() | XDP_FLAGS_REPLACE;
+        self.transact(&setlink_request(ifindex, -1, flags, Some(prog_fd)))
+    }
 }
 
-/// Removes any program attached to `ifindex` in `mode`.
-fn detach_mode(ifindex: u32, mode: XdpMode) -> io::Result<()> {
-    transact(&setlink_request(ifindex, -1, mode.flags(), None))
-}
-
-/// Attaches `prog_fd` to `ifindex` in `mode`, first removing any program already attached in
-/// either mode (a leftover of a killed process, or of an earlier port on this interface).
-pub fn attach(ifindex: u32, prog_fd: RawFd, mode: XdpMode) -> io::Result<()> {
-    // Errors are expected here: no program attached, or no native support in the driver.
-    let _ = detach_mode(ifindex, XdpMode::Native);
-    let _ = detach_mode(ifindex, XdpMode::Skb);
-    transact(&setlink_request(ifindex, prog_fd, mode.flags(), None))
-}
-
-/// Removes `prog_fd` from `ifindex` if it is still the program attached in `mode`.
-pub fn detach_if_ours(ifindex: u32, prog_fd: RawFd, mode: XdpMode) -> io::Result<()> {
-    transact(&setlink_request(ifindex, -1, mode.flags() | XDP_FLAGS_REPLACE, Some(prog_fd)))
+/// Finds the acknowledgement (`NLMSG_ERROR`) in a datagram of netlink messages.
+fn find_ack(mut rest: &[u8]) -> Option<io::Result<()>> {
+    while rest.len() >= 16 {
+        let word = |at: usize| {
+            rest.get(at..at + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_ne_bytes)
+                .unwrap_or(0)
+        };
+        let len = usize::try_from(word(0)).unwrap_or(0);
+        if word(4) & 0xffff == abi::NLMSG_ERROR {
+            // struct nlmsgerr: a negative errno (0 for success), then the request's header.
+            let code = i32::from_ne_bytes(word(16).to_ne_bytes());
+            return Some(if code == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::from_raw_os_error(code.saturating_neg()))
+            });
+        }
+        if len < 16 {
+            return None;
+        }
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    None
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)] // small test values
 mod tests {
     use super::*;
 
@@ -176,5 +223,22 @@ mod tests {
         assert_eq!(&msg[48..52], &XDP_FLAGS_SKB_MODE.to_ne_bytes());
         let replace = setlink_request(7, -1, XDP_FLAGS_REPLACE, Some(5));
         assert_eq!(replace.len(), msg.len() + 8);
+    }
+
+    #[test]
+    fn acks_are_found() {
+        let mut ack = vec![0u8; 36];
+        ack[0..4].copy_from_slice(&36u32.to_ne_bytes());
+        ack[4..6].copy_from_slice(&(libc::NLMSG_ERROR as u16).to_ne_bytes());
+        assert!(matches!(find_ack(&ack), Some(Ok(()))));
+        ack[16..20].copy_from_slice(&(-libc::EBUSY).to_ne_bytes());
+        let err = find_ack(&ack)
+            .and_then(Result::err)
+            .and_then(|e| e.raw_os_error());
+        assert_eq!(err, Some(libc::EBUSY));
+        assert!(find_ack(&ack[..10]).is_none());
+        let mut other = ack.clone();
+        other[4..6].copy_from_slice(&16u16.to_ne_bytes());
+        assert!(find_ack(&other).is_none());
     }
 }

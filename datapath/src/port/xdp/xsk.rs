@@ -24,7 +24,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::cvt;
+use super::{abi, cvt, socklen};
 
 /// How many `sendto` kicks one [`Xsk::send`] may issue: the kernel's copy-mode transmit
 /// handles at most 32 descriptors per kick, so this covers a 64-frame batch with margin.
@@ -59,7 +59,10 @@ impl Mapping {
     fn new(len: usize, fd: Option<RawFd>, offset: i64) -> io::Result<Mapping> {
         let (flags, fd) = match fd {
             Some(fd) => (libc::MAP_SHARED | libc::MAP_POPULATE, fd),
-            None => (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE, -1),
+            None => (
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+            ),
         };
         // SAFETY: a fresh mapping chosen by the kernel (null hint); the result is checked.
         let ptr = unsafe {
@@ -75,7 +78,8 @@ impl Mapping {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap gave null"))?;
+        let ptr =
+            NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap gave null"))?;
         Ok(Mapping { ptr, len })
     }
 }
@@ -123,7 +127,16 @@ impl<T: Copy> Ring<T> {
         let consumer = field(off.consumer)?.cast();
         let flags = field(off.flags)?.cast();
         let descs = field(off.desc)?.cast();
-        Ok(Ring { producer, consumer, flags, descs, mask: size - 1, size, local: 0, _map: map })
+        Ok(Ring {
+            producer,
+            consumer,
+            flags,
+            descs,
+            mask: size - 1,
+            size,
+            local: 0,
+            _map: map,
+        })
     }
 
     fn producer(&self) -> &AtomicU32 {
@@ -150,7 +163,10 @@ impl<T: Copy> Ring<T> {
 
     /// Consumer side: how many entries are ready (at most `max`).
     fn peek(&mut self, max: u32) -> u32 {
-        let ready = self.producer().load(Ordering::Acquire).wrapping_sub(self.local);
+        let ready = self
+            .producer()
+            .load(Ordering::Acquire)
+            .wrapping_sub(self.local);
         ready.min(max)
     }
 
@@ -169,7 +185,9 @@ impl<T: Copy> Ring<T> {
 
     /// Producer side: how many entries can be written now (at most `max`).
     fn free(&self, max: u32) -> u32 {
-        let used = self.local.wrapping_sub(self.consumer().load(Ordering::Acquire));
+        let used = self
+            .local
+            .wrapping_sub(self.consumer().load(Ordering::Acquire));
         self.size.saturating_sub(used).min(max)
     }
 
@@ -188,7 +206,8 @@ impl<T: Copy> Ring<T> {
 
     /// Producer side: entries published but not yet consumed by the kernel.
     fn outstanding(&self) -> u32 {
-        self.local.wrapping_sub(self.consumer().load(Ordering::Acquire))
+        self.local
+            .wrapping_sub(self.consumer().load(Ordering::Acquire))
     }
 }
 
@@ -235,7 +254,7 @@ fn setsockopt<T>(fd: RawFd, name: libc::c_int, value: &T) -> io::Result<()> {
             libc::SOL_XDP,
             name,
             (value as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
+            socklen::<T>(),
         )
     })
     .map(drop)
@@ -262,7 +281,8 @@ impl Xsk {
         check_pow2("frame-size", cfg.frame_size, 2048, page.max(2048))?;
 
         // SAFETY: plain socket(2) call; the result is checked before use.
-        let fd = cvt(unsafe { libc::socket(libc::AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) })?;
+        let fd =
+            cvt(unsafe { libc::socket(libc::AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) })?;
         // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let raw = fd.as_raw_fd();
@@ -287,7 +307,7 @@ impl Xsk {
 
         // SAFETY: xdp_mmap_offsets is plain data; zero is a valid value.
         let mut off: libc::xdp_mmap_offsets = unsafe { std::mem::zeroed() };
-        let mut optlen = std::mem::size_of::<libc::xdp_mmap_offsets>() as libc::socklen_t;
+        let mut optlen = socklen::<libc::xdp_mmap_offsets>();
         // SAFETY: `off` is writable for `optlen` bytes.
         cvt(unsafe {
             libc::getsockopt(
@@ -299,12 +319,23 @@ impl Xsk {
             )
         })?;
         if optlen as usize != std::mem::size_of::<libc::xdp_mmap_offsets>() {
-            return Err(io::Error::other("kernel without ring flags (needs Linux 5.4+)"));
+            return Err(io::Error::other(
+                "kernel without ring flags (needs Linux 5.4+)",
+            ));
         }
         let pgoff = |v: u64| i64::try_from(v).map_err(io::Error::other);
-        let fill = Ring::map(raw, pgoff(libc::XDP_UMEM_PGOFF_FILL_RING)?, cfg.rx_ring, &off.fr)?;
-        let comp =
-            Ring::map(raw, pgoff(libc::XDP_UMEM_PGOFF_COMPLETION_RING)?, cfg.tx_ring, &off.cr)?;
+        let fill = Ring::map(
+            raw,
+            pgoff(libc::XDP_UMEM_PGOFF_FILL_RING)?,
+            cfg.rx_ring,
+            &off.fr,
+        )?;
+        let comp = Ring::map(
+            raw,
+            pgoff(libc::XDP_UMEM_PGOFF_COMPLETION_RING)?,
+            cfg.tx_ring,
+            &off.cr,
+        )?;
         let rx = Ring::map(raw, libc::XDP_PGOFF_RX_RING, cfg.rx_ring, &off.rx)?;
         let tx = Ring::map(raw, libc::XDP_PGOFF_TX_RING, cfg.tx_ring, &off.tx)?;
 
@@ -330,16 +361,20 @@ impl Xsk {
 
         // SAFETY: sockaddr_xdp is plain data; zero is a valid value.
         let mut sa: libc::sockaddr_xdp = unsafe { std::mem::zeroed() };
-        sa.sxdp_family = libc::AF_XDP as libc::sa_family_t;
+        sa.sxdp_family = abi::AF_XDP;
         sa.sxdp_ifindex = cfg.ifindex;
         sa.sxdp_queue_id = cfg.queue;
-        sa.sxdp_flags = if cfg.need_wakeup { libc::XDP_USE_NEED_WAKEUP } else { 0 };
+        sa.sxdp_flags = if cfg.need_wakeup {
+            libc::XDP_USE_NEED_WAKEUP
+        } else {
+            0
+        };
         // SAFETY: `sa` is a valid sockaddr_xdp for the length passed.
         cvt(unsafe {
             libc::bind(
                 raw,
                 (&sa as *const libc::sockaddr_xdp).cast(),
-                std::mem::size_of::<libc::sockaddr_xdp>() as libc::socklen_t,
+                socklen::<libc::sockaddr_xdp>(),
             )
         })?;
         xsk.zero_copy = xsk.options() & libc::XDP_OPTIONS_ZEROCOPY != 0;
@@ -349,7 +384,7 @@ impl Xsk {
     fn options(&self) -> u32 {
         // SAFETY: xdp_options is plain data; zero is a valid value.
         let mut opts: libc::xdp_options = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::xdp_options>() as libc::socklen_t;
+        let mut len = socklen::<libc::xdp_options>();
         // SAFETY: `opts` is writable for `len` bytes.
         let ret = unsafe {
             libc::getsockopt(
@@ -387,7 +422,9 @@ impl Xsk {
         // SAFETY: `start..end` is inside the UMEM mapping, and the frame is owned by user
         // space (taken from the rx ring and not yet returned to the fill ring, or taken from
         // `free`), so the kernel does not touch it while this borrow of `self` lives.
-        Some(unsafe { std::slice::from_raw_parts_mut(self.umem.ptr.as_ptr().add(start), end - start) })
+        Some(unsafe {
+            std::slice::from_raw_parts_mut(self.umem.ptr.as_ptr().add(start), end - start)
+        })
     }
 
     /// Receives up to `max` frames, handing each to `each` (which may modify it in place)
@@ -431,7 +468,9 @@ impl Xsk {
             if queued == room {
                 break;
             }
-            let Ok(len) = u32::try_from(frame.len()) else { continue };
+            let Ok(len) = u32::try_from(frame.len()) else {
+                continue;
+            };
             if len > self.frame_size {
                 continue;
             }
@@ -443,7 +482,14 @@ impl Xsk {
                     continue;
                 }
             }
-            self.tx.write(queued, libc::xdp_desc { addr, len, options: 0 });
+            self.tx.write(
+                queued,
+                libc::xdp_desc {
+                    addr,
+                    len,
+                    options: 0,
+                },
+            );
             queued += 1;
         }
         if queued > 0 {
@@ -473,7 +519,14 @@ impl Xsk {
             }
             // SAFETY: a zero-length sendto on our own socket: no buffer is read.
             let ret = unsafe {
-                libc::sendto(self.fd(), std::ptr::null(), 0, libc::MSG_DONTWAIT, std::ptr::null(), 0)
+                libc::sendto(
+                    self.fd(),
+                    std::ptr::null(),
+                    0,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null(),
+                    0,
+                )
             };
             if ret >= 0 {
                 continue;
@@ -507,7 +560,7 @@ impl Xsk {
     pub fn stats(&self) -> XskStats {
         // SAFETY: xdp_statistics is plain data; zero is a valid value.
         let mut st: libc::xdp_statistics = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::xdp_statistics>() as libc::socklen_t;
+        let mut len = socklen::<libc::xdp_statistics>();
         // SAFETY: `st` is writable for `len` bytes.
         let ret = unsafe {
             libc::getsockopt(
