@@ -46,7 +46,7 @@ pub enum ActionError {
         bits: u32,
     },
     /// A subfield reaches beyond its field or is empty.
-    #[error("bits {ofs}..{end} are not within the {bits} bits of {field}", end = ofs + n_bits)]
+    #[error("bits {ofs}..{end} are not within the {bits} bits of {field}", end = ofs.saturating_add(*n_bits).saturating_sub(1))]
     BadSubField {
         /// The field.
         field: &'static str,

@@ -181,12 +181,8 @@ pub fn parse_subfield(text: &str, start: usize, end: usize) -> Result<SubField, 
     };
     let field = Field::from_name(name)
         .ok_or_else(|| SyntaxError::at(text, start, format!("unknown field \"{name}\"")))?;
-    let width = subfield_width(field, name);
-    let whole = SubField {
-        field,
-        ofs: 0,
-        n_bits: width,
-    };
+    let width = field.bits();
+    let whole = SubField::whole(field);
     let Some(range) = range else {
         return Ok(whole);
     };
@@ -238,17 +234,6 @@ pub fn parse_subfield(text: &str, start: usize, end: usize) -> Result<SubField, 
         ofs: a,
         n_bits: b - a + 1,
     })
-}
-
-/// The width of a field as a subfield names it. Every field has its registry width except
-/// `in_port`: Open vSwitch's `in_port` / `NXM_OF_IN_PORT` is the 16-bit OpenFlow 1.0 port number
-/// (reserved ports included, as [`crate::action::OfPort`] holds them), and only
-/// `OXM_OF_IN_PORT` names all 32 bits.
-fn subfield_width(field: Field, name: &str) -> u32 {
-    match field {
-        Field::InPort if name != "OXM_OF_IN_PORT" => 16,
-        f => f.bits(),
-    }
 }
 
 #[cfg(test)]

@@ -433,7 +433,7 @@ pub fn format_value(field: Field, value: u128, mask: u128) -> String {
             let (any, later) = (u128::from(frag::ANY), u128::from(frag::LATER));
             let both = any | later;
             match (value, mask) {
-                (0, m) if m == any => "no".into(),
+                (0, m) if m == any || m == both => "no".into(),
                 (v, m) if v == any && m == any => "yes".into(),
                 (v, m) if v == any && m == both => "first".into(),
                 (v, m) if v == both && m == both => "later".into(),

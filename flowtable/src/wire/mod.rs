@@ -69,6 +69,8 @@ pub enum Layer {
     Sctp,
     /// ICMP for IPv4.
     Icmpv4,
+    /// IGMP (only its type and code are read).
+    Igmp,
     /// ICMPv6 (including neighbor discovery).
     Icmpv6,
     /// VXLAN header.
@@ -89,6 +91,7 @@ impl fmt::Display for Layer {
             Layer::Udp => "UDP",
             Layer::Sctp => "SCTP",
             Layer::Icmpv4 => "ICMP",
+            Layer::Igmp => "IGMP",
             Layer::Icmpv6 => "ICMPv6",
             Layer::Vxlan => "VXLAN",
         })

@@ -1,7 +1,7 @@
 //! Canonical formatting of actions, as `ovs-ofctl -O OpenFlow13` prints them.
 
 use super::ct::format_ct;
-use crate::action::{Action, Controller, ControllerReason};
+use crate::action::{Action, Controller, ControllerReason, OfPort};
 use crate::field::{ipproto, Field, SubField};
 use crate::key::VLAN_PRESENT;
 use crate::syntax::value::format_value;
@@ -94,21 +94,18 @@ fn set_field_value(field: Field, value: u128) -> String {
 }
 
 /// Formats a subfield: `NXM_NX_REG0[]`, `NXM_NX_REG0[3]`, `NXM_NX_REG0[0..15]`.
-///
-/// `in_port` prints as the 16-bit `NXM_OF_IN_PORT` unless the range reaches above bit 15, which
-/// only the 32-bit `OXM_OF_IN_PORT` can name.
 pub(crate) fn format_subfield(sf: &SubField, l4: L4) -> String {
-    let (name, width) = match sf.field {
-        Field::InPort if sf.ofs + sf.n_bits <= 16 => ("NXM_OF_IN_PORT", 16),
-        Field::InPort => ("OXM_OF_IN_PORT", 32),
-        f => (nxm_name(f, l4), f.bits()),
-    };
+    let (name, width) = (nxm_name(sf.field, l4), sf.field.bits());
     if sf.ofs == 0 && sf.n_bits == width {
         format!("{name}[]")
     } else if sf.n_bits == 1 {
         format!("{name}[{}]", sf.ofs)
     } else {
-        format!("{name}[{}..{}]", sf.ofs, sf.ofs + sf.n_bits - 1)
+        format!(
+            "{name}[{}..{}]",
+            sf.ofs,
+            (sf.ofs.saturating_add(sf.n_bits)).saturating_sub(1)
+        )
     }
 }
 
@@ -186,6 +183,8 @@ fn dotted_hex(bytes: &[u8]) -> String {
 fn format_action(a: &Action, ctx: &mut Ctx, out: &mut String) {
     let l4 = ctx.l4;
     let s = match a {
+        // Only code-built lists hold this form; `normalize` makes it a `controller` action.
+        Action::Output(OfPort::CONTROLLER) => "CONTROLLER:65535".into(),
         Action::Output(p) if p.is_reserved() => p.to_string(),
         Action::Output(p) => format!("output:{p}"),
         Action::OutputTrunc { port, max_len } => format!("output(port={port},max_len={max_len})"),

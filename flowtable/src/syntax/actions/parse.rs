@@ -161,12 +161,12 @@ fn parse_item(
     let action = match key.as_str() {
         "output" => parse_output(text, item)?,
         "controller" => parse_controller(text, item)?,
-        "enqueue" => {
-            return Err(SyntaxError::at(
-                text,
-                at,
-                "enqueue is not supported: use set_queue:Q,output:P",
-            ))
+        "enqueue" => return parse_enqueue(text, item, out),
+        "set_tunnel" | "set_tunnel64" => {
+            let (s, a) = need_arg(text, item, "a tunnel ID")?;
+            // Both take any 64-bit ID: Open vSwitch picks the wire form by the value's size.
+            let id = number(text, s, a, "a tunnel ID", u64::MAX.into())?;
+            set_field(Field::TunId, id)
         }
         "set_queue" => {
             let (s, a) = need_arg(text, item, "a queue number")?;
@@ -267,7 +267,9 @@ fn parse_item(
             Action::GotoTable(u8_arg(text, s, a, "a table number (0 to 254)", u8::MAX)?)
         }
         "learn" | "conjunction" | "bundle" | "bundle_load" | "multipath" | "fin_timeout"
-        | "sample" | "check_pkt_larger" | "encap" | "decap" => {
+        | "sample" | "check_pkt_larger" | "encap" | "decap" | "push_mpls" | "pop_mpls"
+        | "set_mpls_label" | "set_mpls_tc" | "set_mpls_ttl" | "dec_mpls_ttl" | "debug_recirc"
+        | "debug_slow" | "delete_field" | "stack_push" | "stack_pop" => {
             return Err(SyntaxError::at(
                 text,
                 at,
@@ -303,6 +305,29 @@ fn output_to(port: OfPort, by_number: bool) -> Action {
     } else {
         Action::Output(port)
     }
+}
+
+/// `enqueue:PORT:QUEUE` or `enqueue(PORT,QUEUE)`: output through a queue, which OpenFlow 1.3
+/// spells `set_queue:QUEUE,output:PORT,pop_queue`.
+fn parse_enqueue(text: &str, item: &Item<'_>, out: &mut Vec<Action>) -> Result<(), SyntaxError> {
+    let (s, a) = need_arg(text, item, "PORT:QUEUE")?;
+    let sep = if item.paren { ',' } else { ':' };
+    let Some((port, queue)) = s.split_once(sep) else {
+        return Err(SyntaxError::at(
+            text,
+            a,
+            format!("expected enqueue:PORT:QUEUE or enqueue(PORT,QUEUE), found \"{s}\""),
+        ));
+    };
+    let port = parse_port(text, port.trim(), a)?;
+    let qa = a + s.find(sep).map_or(0, |i| i + 1);
+    let queue = u32_arg(text, queue.trim(), qa, "a queue number")?;
+    out.extend([
+        Action::SetQueue(queue),
+        output_to(port, false),
+        Action::PopQueue,
+    ]);
+    Ok(())
 }
 
 fn no_arg(text: &str, item: &Item<'_>, action: Action) -> Result<Action, SyntaxError> {

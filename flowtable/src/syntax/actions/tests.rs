@@ -169,3 +169,28 @@ fn columns_count_characters() {
         "column 11: unknown action \"bogus\""
     );
 }
+
+#[test]
+fn code_built_lists_format_without_panicking() {
+    let empty = SubField {
+        field: Field::Reg0,
+        ofs: 0,
+        n_bits: 0,
+    };
+    let list = [
+        Action::Output(OfPort::CONTROLLER),
+        Action::Load {
+            dst: empty,
+            value: 0,
+        },
+        Action::SetField {
+            field: Field::Reg1,
+            value: 1,
+            mask: 0xff,
+        },
+    ];
+    assert_eq!(
+        format_actions(&list),
+        "CONTROLLER:65535,load:0->NXM_NX_REG0[0..0],set_field:0x1/0xff->reg1"
+    );
+}
