@@ -112,7 +112,11 @@ impl Trace {
                         }
                     }
                 }
-                TraceEvent::Action { depth, action, rule_match } => {
+                TraceEvent::Action {
+                    depth,
+                    action,
+                    rule_match,
+                } => {
                     let indent = " ".repeat(depth * 4);
                     let text = format_actions_for(std::slice::from_ref(action), rule_match);
                     let _ = writeln!(out, "{indent}{text}");

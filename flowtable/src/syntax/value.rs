@@ -17,7 +17,7 @@
 //!   ([`parse_port`]);
 //! - [`Format::CtState`] and [`Format::TcpFlags`]: `+flag-flag...` (mask = the named flags) or a
 //!   number with an optional mask;
-//! - [`Format::Frag`]: `no`, `yes`, `first`, `later`, `not_later`, or a number with a mask;
+//! - [`Format::Frag`]: `no`, `yes`, `first`, `later` or `not_later`;
 //! - [`Format::TunFlags`]: `+oam`/`-oam` or a number (0 or 1) with an optional mask.
 //!
 //! A mask on a field that is not maskable is accepted only when it is all ones, as Open vSwitch.
@@ -222,7 +222,8 @@ fn parse_raw(s: &str, field: Field) -> Option<(u128, u128)> {
                 u128::from(frag::ANY | frag::LATER),
             )),
             "not_later" => Some((0, u128::from(frag::LATER))),
-            _ => with_mask(s, full, parse_number),
+            // Open vSwitch takes only the keywords, not numbers.
+            _ => None,
         },
     }
 }
@@ -433,6 +434,7 @@ pub fn format_value(field: Field, value: u128, mask: u128) -> String {
             let (any, later) = (u128::from(frag::ANY), u128::from(frag::LATER));
             let both = any | later;
             match (value, mask) {
+                // An exact zero (from a megaflow mask) is "not a fragment": `later` implies `yes`.
                 (0, m) if m == any || m == both => "no".into(),
                 (v, m) if v == any && m == any => "yes".into(),
                 (v, m) if v == any && m == both => "first".into(),
