@@ -79,7 +79,8 @@ const TCP_FLAG_NAMES: [(&str, u32); 9] = [
     ("ns", 1 << 8),
 ];
 
-/// The single tunnel flag that flows can match, as Open vSwitch: OAM, bit 0 of `tun_flags`.
+/// The single tunnel flag that flows can match, as Open vSwitch: OAM, the one bit of the
+/// `tun_flags` field (the OAM bit of the key's tunnel flags).
 const TUN_FLAG_NAMES: [(&str, u32); 1] = [("oam", 1)];
 
 /// Parses the value of `field` found in `text[start..end]`, returning `(value, mask)`
@@ -130,7 +131,7 @@ pub fn parse_value(
             ),
         ));
     }
-    if !field.def().maskable && mask != full && !is_flag_format(field.def().format) {
+    if !field.def().maskable && mask != full {
         return Err(SyntaxError::at(
             text,
             start,
@@ -138,13 +139,6 @@ pub fn parse_value(
         ));
     }
     Ok((value & mask, mask))
-}
-
-fn is_flag_format(f: Format) -> bool {
-    matches!(
-        f,
-        Format::CtState | Format::TcpFlags | Format::Frag | Format::TunFlags
-    )
 }
 
 /// What a field's value looks like, for "expected ..." messages.
