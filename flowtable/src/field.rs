@@ -206,8 +206,12 @@ macro_rules! fields {
 }
 
 fields! {
-    /// Input port.
-    InPort => { name: "in_port", aliases: [], nxm: ["NXM_OF_IN_PORT", "OXM_OF_IN_PORT"],
+    /// Input port, 16 bits as Open vSwitch numbers ports (`LOCAL` is `0xfffe`).
+    InPort => { name: "in_port", aliases: [], nxm: ["NXM_OF_IN_PORT"],
+        bits: 16, maskable: false, writable: true, prereq: None, format: OfPort },
+    /// Input port as OpenFlow 1.1+ sees it (32 bits; the same storage as `in_port`), so
+    /// `move:OXM_OF_IN_PORT[]->NXM_NX_REG0[]` has the width Open vSwitch gives it.
+    InPortOxm => { name: "in_port_oxm", aliases: [], nxm: ["OXM_OF_IN_PORT"],
         bits: 32, maskable: false, writable: true, prereq: None, format: OfPort },
     /// OpenFlow metadata.
     Metadata => { name: "metadata", aliases: [], nxm: ["OXM_OF_METADATA"],
@@ -470,7 +474,8 @@ impl Field {
     pub fn is_alias(self) -> bool {
         matches!(
             self,
-            Field::ArpSpa
+            Field::InPortOxm
+                | Field::ArpSpa
                 | Field::ArpTpa
                 | Field::Icmpv6Type
                 | Field::Icmpv6Code
@@ -485,7 +490,7 @@ impl Field {
     fn slot(self) -> (Slot, u32) {
         use Slot::*;
         match self {
-            Field::InPort => (U32(|k| &mut k.in_port), 0),
+            Field::InPort | Field::InPortOxm => (U32(|k| &mut k.in_port), 0),
             Field::Metadata => (U64(|k| &mut k.metadata), 0),
             Field::Reg0 => (U32(|k| &mut k.regs[0]), 0),
             Field::Reg1 => (U32(|k| &mut k.regs[1]), 0),

@@ -12,7 +12,9 @@
 //! `NAME_rejected.txt` (flows `ovs-ofctl` refuses) and `NAME_stricter.txt` (flows it accepts but
 //! silently changes, because a prerequisite is missing) must be refused by our parser.
 //!
-//! Re-record `syntax_seed.expected` with
+//! Corpora: `syntax_seed` (hand-written, every field, shorthand, mask form and action),
+//! `syntax_generated` (random combinations, see `tests/data/syntax_generate.py`) and, when
+//! present, `ovs_flows` (written for CI). Re-record `syntax_seed.expected` with
 //! `SYNTAX_ORACLE_RECORD=1 cargo test -p flowtable --test syntax_oracle`.
 
 use std::path::{Path, PathBuf};
@@ -153,6 +155,13 @@ fn seed_corpus_matches_ovs_ofctl() {
     let record = std::env::var("SYNTAX_ORACLE_RECORD").is_ok_and(|v| v == "1");
     let (n, _) = check_corpus("syntax_seed", record).unwrap_or_else(|| panic!("no seed corpus"));
     assert!(n >= 100, "the seed corpus has only {n} flows");
+}
+
+#[test]
+fn generated_corpus_matches_ovs_ofctl() {
+    let (n, _) =
+        check_corpus("syntax_generated", false).unwrap_or_else(|| panic!("no generated corpus"));
+    assert!(n >= 400, "the generated corpus has only {n} flows");
 }
 
 #[test]

@@ -83,6 +83,14 @@ impl<T> Linear<T> {
             .find(|r| r.priority == priority && r.match_ == *match_)
     }
 
+    /// The value of the rule with exactly this match and priority, for changing it in place.
+    pub fn find_exact_mut(&mut self, match_: &Match, priority: u16) -> Option<&mut T> {
+        self.rules
+            .iter_mut()
+            .find(|r| r.priority == priority && r.match_ == *match_)
+            .map(|r| &mut r.value)
+    }
+
     /// The highest-priority rule matching `key` (the oldest among equals). ORs into `wc` the mask
     /// of every rule, since every rule was examined: sound, and as wide as a megaflow can be.
     pub fn lookup(&self, key: &FlowKey, wc: &mut FlowMask) -> Option<&Rule<T>> {

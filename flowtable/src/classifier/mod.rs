@@ -73,7 +73,7 @@ use crate::matching::Match;
 use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::sync::Arc;
-use subtable::Subtable;
+use subtable::{Subtable, Visit};
 use trie::{Trie, TrieMatch, N_TRIES, TRIE_FIELDS};
 
 #[cfg(doc)]
@@ -171,6 +171,42 @@ impl TrieCtx<'_> {
     }
 }
 
+/// Subtable misses waiting for [`Subtable::resolve_miss`]: (subtable position, stage).
+struct Pending {
+    items: [(usize, usize); Pending::CAPACITY],
+    len: usize,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending {
+            items: [(0, 0); Pending::CAPACITY],
+            len: 0,
+        }
+    }
+}
+
+impl Pending {
+    /// Beyond this many, misses are resolved at once (correct, possibly with more bits).
+    const CAPACITY: usize = 64;
+
+    /// Adds a miss; false when full.
+    fn push(&mut self, subtable: usize, stage: usize) -> bool {
+        match self.items.get_mut(self.len) {
+            Some(slot) => {
+                *slot = (subtable, stage);
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn items(&self) -> &[(usize, usize)] {
+        self.items.get(..self.len).unwrap_or_default()
+    }
+}
+
 /// The order subtables are visited in.
 fn visit_order<T>(s: &Subtable<T>) -> (Reverse<u16>, u64, u64) {
     (Reverse(s.max_priority()), s.min_seq_bound(), s.id)
@@ -230,7 +266,10 @@ impl<T> Classifier<T> {
             done: [None; N_TRIES],
         };
         let mut best: Option<&Rule<T>> = None;
-        for st in &self.subtables {
+        // Misses whose bits are chosen at the end, when `wc` holds what the answer needs anyway:
+        // often the bits a miss would add are in it already, and no trie walk is needed.
+        let mut pending = Pending::default();
+        for (i, st) in self.subtables.iter().enumerate() {
             if let Some(b) = best {
                 // Subtables come by descending maximum priority, and among equal maxima by
                 // ascending oldest rule: once one cannot beat `b`, none of the rest can. Skipping
@@ -240,10 +279,23 @@ impl<T> Classifier<T> {
                     break;
                 }
             }
-            if let Some(r) = st.lookup(key, wc, &mut tries) {
-                if best.is_none_or(|b| r.beats(b)) {
-                    best = Some(r);
+            match st.lookup(key, wc) {
+                Visit::Match(r) => {
+                    if best.is_none_or(|b| r.beats(b)) {
+                        best = Some(r);
+                    }
                 }
+                Visit::Miss => {}
+                Visit::MissAt(stage) => {
+                    if !pending.push(i, stage) {
+                        st.resolve_miss(stage, key, wc, &mut tries);
+                    }
+                }
+            }
+        }
+        for &(i, stage) in pending.items() {
+            if let Some(st) = self.subtables.get(i) {
+                st.resolve_miss(stage, key, wc, &mut tries);
             }
         }
         best
@@ -390,5 +442,176 @@ impl<T: Clone> Classifier<T> {
         shared.find(match_, priority)?;
         let rule = Arc::make_mut(shared).find_mut(match_, priority)?;
         Some(&mut Arc::make_mut(rule).value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::Field;
+
+    fn ip_dst(addr: u32, len: u32) -> Match {
+        let mut m = Match::any();
+        m.set(Field::DlType, 0x0800);
+        m.set_masked(Field::NwDst, addr.into(), trie::leading_bits(len) >> 96);
+        m
+    }
+
+    fn tcp_dst(port: u16) -> Match {
+        let mut m = Match::any();
+        m.set(Field::DlType, 0x0800);
+        m.set(Field::NwProto, 6);
+        m.set(Field::TpDst, port.into());
+        m
+    }
+
+    fn ip_packet(dst: u32) -> FlowKey {
+        let mut k = FlowKey::zero();
+        k.dl_type = 0x0800;
+        k.nw_dst = dst;
+        k.nw_proto = 6;
+        k.tp_dst = 80;
+        k.in_port = 3;
+        k
+    }
+
+    fn lookup<T: Copy>(c: &Classifier<T>, k: &FlowKey) -> (Option<T>, FlowMask) {
+        let mut wc = FlowMask::none();
+        let r = c.lookup(k, &mut wc).map(|r| r.value);
+        (r, wc)
+    }
+
+    #[test]
+    fn prefix_tracking_keeps_the_shorter_prefix() {
+        let mut c = Classifier::new();
+        c.insert(ip_dst(0x0a00_0000, 24), 10, "net");
+        c.insert(ip_dst(0x0a00_0107, 32), 20, "host");
+        let (r, wc) = lookup(&c, &ip_packet(0x0a00_0005));
+        assert_eq!(r, Some("net"));
+        assert_eq!(wc.0.nw_dst, 0xffff_ff00);
+        assert_eq!(wc.0.dl_type, 0xffff);
+        assert_eq!(wc.0.tp_dst, 0);
+        let (r, wc) = lookup(&c, &ip_packet(0x0a00_0107));
+        assert_eq!(r, Some("host"));
+        assert_eq!(wc.0.nw_dst, 0xffff_ffff);
+    }
+
+    #[test]
+    fn staged_lookup_stops_at_the_first_stage_without_candidates() {
+        let mut c = Classifier::new();
+        c.insert(tcp_dst(80), 10, "web");
+        let mut arp = FlowKey::zero();
+        arp.dl_type = 0x0806;
+        arp.tp_dst = 80;
+        let (r, wc) = lookup(&c, &arp);
+        assert_eq!(r, None);
+        assert_eq!(wc.0.dl_type, 0xffff);
+        assert!(!wc.touches(crate::key::Stage::L3));
+        assert!(!wc.touches(crate::key::Stage::L4));
+        let (r, wc) = lookup(&c, &ip_packet(1));
+        assert_eq!(r, Some("web"));
+        assert_eq!(wc, tcp_dst(80).mask);
+    }
+
+    #[test]
+    fn higher_priority_hit_skips_lower_subtables() {
+        let mut c = Classifier::new();
+        c.insert(tcp_dst(80), 100, "web");
+        let mut by_port = Match::any();
+        by_port.set(Field::InPort, 3);
+        c.insert(by_port, 1, "port3");
+        let (r, wc) = lookup(&c, &ip_packet(1));
+        assert_eq!(r, Some("web"));
+        assert_eq!(wc.0.in_port, 0, "the in_port subtable was never visited");
+        let mut k = ip_packet(1);
+        k.tp_dst = 22;
+        let (r, wc) = lookup(&c, &k);
+        assert_eq!(r, Some("port3"));
+        assert_eq!(Field::InPort.get_mask(&wc), Field::InPort.full_mask());
+        assert_eq!(wc.0.tp_dst, 0xffff);
+    }
+
+    #[test]
+    fn equal_priorities_go_to_the_oldest_rule() {
+        let mut c = Classifier::new();
+        c.insert(Match::any(), 5, "any");
+        c.insert(tcp_dst(80), 5, "web");
+        assert_eq!(lookup(&c, &ip_packet(1)).0, Some("any"));
+        // Replacing "any" makes it the newest rule.
+        assert_eq!(c.insert(Match::any(), 5, "any again"), Some("any"));
+        assert_eq!(lookup(&c, &ip_packet(1)).0, Some("web"));
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.n_subtables(), 2);
+    }
+
+    #[test]
+    fn find_remove_and_modify() {
+        let mut c = Classifier::new();
+        assert!(c.is_empty());
+        c.insert(tcp_dst(80), 5, 1);
+        c.insert(tcp_dst(80), 6, 2);
+        c.insert(tcp_dst(443), 5, 3);
+        assert_eq!(c.find_exact(&tcp_dst(80), 6).map(|r| r.value), Some(2));
+        assert!(c.find_exact(&tcp_dst(80), 7).is_none());
+        if let Some(v) = c.find_exact_mut(&tcp_dst(80), 5) {
+            *v = 10;
+        }
+        assert_eq!(c.remove(&tcp_dst(80), 6), Some(2));
+        assert_eq!(c.remove(&tcp_dst(80), 6), None);
+        assert_eq!(lookup(&c, &ip_packet(1)).0, Some(10));
+        assert_eq!(c.remove(&tcp_dst(80), 5), Some(10));
+        assert_eq!(c.remove(&tcp_dst(443), 5), Some(3));
+        assert!(c.is_empty());
+        assert_eq!(c.n_subtables(), 0);
+        assert_eq!(lookup(&c, &ip_packet(1)), (None, FlowMask::none()));
+    }
+
+    #[test]
+    fn clones_are_snapshots() {
+        let mut a = Classifier::new();
+        for p in 0..100u16 {
+            a.insert(tcp_dst(p), 5, u32::from(p));
+        }
+        a.insert(ip_dst(0x0a00_0000, 8), 1, 1000);
+        let b = a.clone();
+        a.remove(&tcp_dst(80), 5);
+        if let Some(v) = a.find_exact_mut(&tcp_dst(81), 5) {
+            *v = 7;
+        }
+        a.remove(&ip_dst(0x0a00_0000, 8), 1);
+        assert_eq!(lookup(&b, &ip_packet(0x0a00_0001)).0, Some(80));
+        let mut k = ip_packet(0x0a00_0001);
+        k.tp_dst = 81;
+        assert_eq!(lookup(&b, &k).0, Some(81));
+        assert_eq!(lookup(&a, &k).0, Some(7));
+        k.tp_dst = 1000;
+        assert_eq!(lookup(&b, &k).0, Some(1000));
+        assert_eq!(lookup(&a, &k).0, None);
+        assert_eq!((a.len(), b.len()), (99, 101));
+    }
+
+    #[test]
+    fn loose_selection_and_overlap() {
+        let mut c = Classifier::new();
+        c.insert(tcp_dst(80), 5, "web");
+        c.insert(tcp_dst(22), 5, "ssh");
+        c.insert(ip_dst(0x0a00_0000, 8), 5, "net");
+        c.insert(Match::any(), 0, "default");
+        let mut ip = Match::any();
+        ip.set(Field::DlType, 0x0800);
+        let mut loose: Vec<_> = c.iter_loose(&ip).map(|r| r.value).collect();
+        loose.sort_unstable();
+        assert_eq!(loose, ["net", "ssh", "web"]);
+        assert_eq!(c.iter_loose(&tcp_dst(80)).count(), 1);
+        assert_eq!(c.iter_loose(&Match::any()).count(), 4);
+        assert_eq!(c.iter().count(), 4);
+        // Same match counts; a different port does not overlap; a wider match does.
+        assert!(c.has_overlap(&tcp_dst(80), 5));
+        assert!(!c.has_overlap(&tcp_dst(80), 6));
+        assert!(c.has_overlap(&ip, 5));
+        let mut other_net = ip_dst(0x0b00_0000, 8);
+        other_net.set(Field::NwProto, 17);
+        assert!(!c.has_overlap(&other_net, 5));
+        assert!(c.has_overlap(&other_net, 0));
     }
 }

@@ -13,7 +13,7 @@
 //! each table it touches rather than all of them.
 
 use super::trie::{plen_bit, TrieMatch, N_TRIES, TRIE_FIELDS};
-use super::Rule;
+use super::{Rule, TrieCtx};
 use crate::key::{FlowKey, FlowMask, Stage};
 use crate::matching::Match;
 use ahash::RandomState;
@@ -242,6 +242,18 @@ impl<T> Clone for Subtable<T> {
     }
 }
 
+/// The outcome of visiting one subtable.
+#[derive(Debug)]
+pub(crate) enum Visit<'a, T> {
+    /// The best rule of the subtable for the key; the whole mask is in the megaflow.
+    Match(&'a Rule<T>),
+    /// No rule; the bits that show it are in the megaflow.
+    Miss,
+    /// No rule, found at the given stage, which holds a prefix-tracked field; the bits that show
+    /// it are left to [`Subtable::resolve_miss`].
+    MissAt(usize),
+}
+
 /// Hashes after each non-empty stage of a subtable (at most one per stage).
 struct StageHashes {
     hashes: [u64; Stage::ALL.len()],
@@ -385,45 +397,85 @@ impl<T> Subtable<T> {
         self.rules.values().flat_map(Bucket::rules).map(|r| &**r)
     }
 
-    /// Looks `key` up. ORs into `wc` the bits the outcome depended on: the stages hashed, or the
-    /// leading bits of a trie field that ruled the subtable out.
-    pub fn lookup<'a>(
-        &'a self,
-        key: &FlowKey,
-        wc: &mut FlowMask,
-        tries: &mut super::TrieCtx<'_>,
-    ) -> Option<&'a Rule<T>> {
+    /// Looks `key` up. On a match, ORs the whole mask into `wc`. On a miss, either ORs into `wc`
+    /// the stages hashed so far, or, when the stage that failed holds a prefix-tracked field,
+    /// returns [`Visit::MissAt`] and leaves the choice of bits to [`Self::resolve_miss`], which
+    /// the classifier calls once the rest of the lookup has shown which bits are needed anyway.
+    pub fn lookup(&self, key: &FlowKey, wc: &mut FlowMask) -> Visit<'_, T> {
         let kw = key.words();
         let mut hasher = SEEDS.build_hasher();
         let mut start = 0;
         let last = self.stages.len().saturating_sub(1);
         for (n, stage) in self.stages.iter().enumerate() {
-            for &(t, plen) in &stage.tries {
-                let TrieMatch { plens, maskbits } = tries.get(t, key);
-                if plens & plen_bit(plen) == 0 {
-                    if let Some(field) = TRIE_FIELDS.get(t) {
-                        field.unwildcard(wc, u32::from(plen).min(maskbits));
-                    }
-                    return None;
-                }
-            }
             for &(i, m) in self.words.get(start..stage.end).unwrap_or_default() {
                 hasher.write_u64(masked_word(kw, i, m));
             }
             start = stage.end;
             let hash = hasher.finish();
-            if n < last {
-                if self.indices.get(n).is_none_or(|ix| ix.get(hash).is_none()) {
-                    self.unwildcard(wc, stage.end);
-                    return None;
+            let found = if n < last {
+                if self.indices.get(n).is_some_and(|ix| ix.get(hash).is_some()) {
+                    continue;
                 }
+                None
             } else {
-                self.unwildcard(wc, stage.end);
-                return self.best_in(hash, kw);
-            }
+                self.best_in(hash, kw)
+            };
+            return match found {
+                Some(rule) => {
+                    self.unwildcard(wc, stage.end);
+                    Visit::Match(rule)
+                }
+                None if !stage.tries.is_empty() => Visit::MissAt(n),
+                None => {
+                    self.unwildcard(wc, stage.end);
+                    Visit::Miss
+                }
+            };
         }
         // Only the subtable of the empty mask has no stage: every key has the same hash.
-        self.best_in(hasher.finish(), kw)
+        match self.best_in(hasher.finish(), kw) {
+            Some(rule) => Visit::Match(rule),
+            None => Visit::Miss,
+        }
+    }
+
+    /// Records in `wc` why the lookup of `key` failed at stage `n` (see [`Visit::MissAt`]): the
+    /// stages hashed so far, unless they are all in `wc` already, or a trie proves with fewer
+    /// bits that no rule of this subtable can match (only its leading address bits are needed).
+    pub fn resolve_miss(
+        &self,
+        n: usize,
+        key: &FlowKey,
+        wc: &mut FlowMask,
+        tries: &mut TrieCtx<'_>,
+    ) {
+        let Some(stage) = self.stages.get(n) else {
+            self.unwildcard(wc, self.words.len());
+            return;
+        };
+        if self.is_covered(wc, stage.end) {
+            return;
+        }
+        for &(t, plen) in &stage.tries {
+            let TrieMatch { plens, maskbits } = tries.get(t, key);
+            if plens & plen_bit(plen) == 0 {
+                if let Some(field) = TRIE_FIELDS.get(t) {
+                    field.unwildcard(wc, u32::from(plen).min(maskbits));
+                }
+                return;
+            }
+        }
+        self.unwildcard(wc, stage.end);
+    }
+
+    /// Whether the mask words `..end` are all in `wc` already.
+    fn is_covered(&self, wc: &FlowMask, end: usize) -> bool {
+        let wcw = wc.words();
+        self.words
+            .get(..end)
+            .unwrap_or_default()
+            .iter()
+            .all(|&(i, m)| masked_word(wcw, i, m) == m)
     }
 
     fn best_in(&self, hash: u64, kw: &[u64; FlowKey::WORDS]) -> Option<&Rule<T>> {

@@ -16,7 +16,6 @@
 
 use super::value::parse_value;
 use super::SyntaxError;
-use crate::action::OfPort;
 use crate::ethertype;
 use crate::field::{ipproto, Field, Prereq};
 use crate::key::{FlowKey, VLAN_PRESENT};
@@ -125,6 +124,10 @@ impl<'a> MatchParser<'a> {
             }
             return Ok(());
         }
+        if item.name == "eth" && item.value.is_none() {
+            // Open vSwitch's "Ethernet packet type" selector: every packet here is Ethernet.
+            return Ok(());
+        }
         let Some(field) = Field::from_name(item.name) else {
             return Err(SyntaxError::at(
                 text,
@@ -168,10 +171,6 @@ impl<'a> MatchParser<'a> {
                 self.m
                     .set_masked(Field::VlanTci, tci | present, mask | present);
             }
-            Field::InPort => {
-                let (port, _) = parse_value(text, vs, ve, field)?;
-                self.m.set(field, port);
-            }
             _ => {
                 // `set_masked` replaces the whole field: a later item wins, as in Open vSwitch.
                 let (value, mask) = parse_value(text, vs, ve, field)?;
@@ -189,9 +188,10 @@ impl<'a> MatchParser<'a> {
             mut seen,
         } = self;
         arp_nw_proto(&mut m, &mut seen);
+        icmp_ports(text, &mut m, &mut seen)?;
         for &(field, at) in &seen {
             let mask = field.get_mask(&m.mask);
-            if mask == 0 && field != Field::NwProto {
+            if mask == 0 {
                 // Replaced later by a whole-field wildcard (`nw_src=0.0.0.0/0`): nothing to check.
                 continue;
             }
@@ -207,6 +207,42 @@ impl<'a> MatchParser<'a> {
         normalize_vlan(text, &mut m, &seen)?;
         Ok(m)
     }
+}
+
+/// In an ICMP or ICMPv6 match, `tp_src` and `tp_dst` are the type and code (OpenFlow 1.0's
+/// convention, which Open vSwitch keeps): move them there. Open vSwitch silently drops a mask on
+/// them; we refuse one, since the type and code cannot be masked.
+fn icmp_ports(text: &str, m: &mut Match, seen: &mut [(Field, usize)]) -> Result<(), SyntaxError> {
+    if !(Prereq::Icmpv4.is_met_by(m) || Prereq::Icmpv6.is_met_by(m)) {
+        return Ok(());
+    }
+    for (port, icmp) in [
+        (Field::TpSrc, Field::IcmpType),
+        (Field::TpDst, Field::IcmpCode),
+    ] {
+        let (value, mask) = m.get(port);
+        if mask == 0 {
+            continue;
+        }
+        let at = seen
+            .iter()
+            .rev()
+            .find(|(f, _)| *f == port)
+            .map_or(0, |&(_, at)| at);
+        if mask != port.full_mask() || value > 0xff {
+            return Err(SyntaxError::at(
+                text,
+                at,
+                format!("in an ICMP match {port} is {icmp}: expected an exact value from 0 to 255"),
+            ));
+        }
+        m.set_masked(port, 0, 0);
+        m.set(icmp, value);
+        for entry in seen.iter_mut().filter(|(f, _)| *f == port) {
+            entry.0 = icmp;
+        }
+    }
+    Ok(())
 }
 
 /// In an ARP match, `nw_proto` is the opcode (Open vSwitch keeps both in one place): move it to
@@ -301,12 +337,31 @@ fn normalize_vlan(text: &str, m: &mut Match, seen: &[(Field, usize)]) -> Result<
         let at = seen
             .iter()
             .rev()
-            .find(|(f, _)| matches!(f, Field::VlanTci | Field::DlVlanPcp))
+            .find(|(f, _)| {
+                matches!(
+                    f,
+                    Field::VlanTci | Field::DlVlanPcp | Field::VlanVid | Field::DlVlan
+                )
+            })
             .map_or(0, |&(_, at)| at);
         return Err(SyntaxError::at(
             text,
             at,
             "a VLAN priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci and its mask)",
+        ));
+    }
+    // Open vSwitch accepts a VID without a tag (`vlan_vid=5`) but cannot encode one together
+    // with a priority mask (`vlan_tci=5`): refuse that combination instead of dropping bits.
+    if no_tag && tci & 0x0fff != 0 && mask & VLAN_PCP_MASK != 0 {
+        let at = seen
+            .iter()
+            .rev()
+            .find(|(f, _)| matches!(f, Field::VlanTci | Field::VlanVid | Field::DlVlan))
+            .map_or(0, |&(_, at)| at);
+        return Err(SyntaxError::at(
+            text,
+            at,
+            "a VLAN ID and priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci)",
         ));
     }
     let mut new_mask = mask & VLAN_VID_CFI_MASK;
@@ -351,14 +406,6 @@ pub fn parse_packet_spec(text: &str) -> Result<FlowKey, SyntaxError> {
     Ok(m.key)
 }
 
-/// The port an `in_port` match names, if it is exact.
-pub fn in_port(m: &Match) -> Option<OfPort> {
-    let (v, mask) = m.get(Field::InPort);
-    (mask == Field::InPort.full_mask())
-        .then(|| u32::try_from(v).ok().map(OfPort))
-        .flatten()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,6 +434,15 @@ mod tests {
             "error: column 11: nw_src requires ip or arp (add \"ip,\" or \"dl_type=0x0800\")"
         );
         assert_eq!(round("arp,nw_src=1.1.1.1"), "arp,arp_spa=1.1.1.1");
+        assert_eq!(round("arp,nw_proto=1"), "arp,arp_op=1");
+        assert_eq!(
+            round("icmp6,tp_src=1,tp_dst=4"),
+            "icmp6,icmp_type=1,icmp_code=4"
+        );
+        assert_eq!(
+            round("icmp,tp_src=8/0xf"),
+            "error: column 6: in an ICMP match tp_src is icmp_type: expected an exact value from 0 to 255"
+        );
     }
 
     #[test]
@@ -400,6 +456,10 @@ mod tests {
         assert_eq!(round("vlan_tci=0x3005"), "dl_vlan=5,dl_vlan_pcp=1");
         assert_eq!(round("dl_vlan_pcp=3"), "dl_vlan_pcp=3");
         assert_eq!(round("vlan_vid=5"), "vlan_tci=0x0005/0x1fff");
+        assert_eq!(
+            round("vlan_tci=5"),
+            "error: column 1: a VLAN ID and priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci)"
+        );
     }
 
     #[test]
