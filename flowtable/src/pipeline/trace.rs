@@ -32,9 +32,9 @@ pub enum TraceEvent {
         depth: usize,
         /// The action.
         action: Action,
-        /// The match of the rule the action belongs to, which decides how some actions are
-        /// written (`mod_vlan_vid` on a tagged or an untagged match).
-        rule_match: Match,
+        /// The rule the action belongs to (none for the action set), whose match decides how
+        /// some actions are written (`mod_vlan_vid` on a tagged or an untagged match).
+        rule: Option<Arc<FlowRule>>,
     },
     /// Something the translation wants to explain (a skipped output, a recirculation...).
     Note {
@@ -115,10 +115,11 @@ impl Trace {
                 TraceEvent::Action {
                     depth,
                     action,
-                    rule_match,
+                    rule,
                 } => {
                     let indent = " ".repeat(depth * 4);
-                    let text = format_actions_for(std::slice::from_ref(action), rule_match);
+                    let m = rule.as_ref().map_or(Match::any(), |r| r.match_);
+                    let text = format_actions_for(std::slice::from_ref(action), &m);
                     let _ = writeln!(out, "{indent}{text}");
                 }
                 TraceEvent::Note { depth, text } => {
