@@ -73,7 +73,7 @@ use crate::matching::Match;
 use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::sync::Arc;
-use subtable::{Subtable, Visit};
+use subtable::{Sharded, Subtable, Visit};
 use trie::{Trie, TrieMatch, N_TRIES, TRIE_FIELDS};
 
 #[cfg(doc)]
@@ -110,6 +110,10 @@ pub struct Classifier<T> {
     by_mask: HashMap<FlowMask, u64, ahash::RandomState>,
     /// One trie per field of [`TRIE_FIELDS`].
     tries: [Trie; N_TRIES],
+    /// The same prefixes as `tries`, as counts by [`trie::TrieField::prefix_hash`]: whether a
+    /// prefix length is absent costs one probe, and the trie is walked only when the bits it
+    /// would save are not in the megaflow already.
+    prefixes: [Sharded<u32>; N_TRIES],
     n_rules: usize,
     next_seq: u64,
     next_subtable_id: u64,
@@ -121,6 +125,7 @@ impl<T> Clone for Classifier<T> {
             subtables: self.subtables.clone(),
             by_mask: self.by_mask.clone(),
             tries: self.tries.clone(),
+            prefixes: self.prefixes.clone(),
             n_rules: self.n_rules,
             next_seq: self.next_seq,
             next_subtable_id: self.next_subtable_id,
@@ -146,10 +151,20 @@ impl<T> Default for Classifier<T> {
 /// The trie walks of one lookup, done at most once per field and only when a subtable needs them.
 pub(crate) struct TrieCtx<'a> {
     tries: &'a [Trie; N_TRIES],
+    prefixes: &'a [Sharded<u32>; N_TRIES],
     done: [Option<TrieMatch>; N_TRIES],
 }
 
 impl TrieCtx<'_> {
+    /// Whether some rule's prefix of length `plen` on trie field `t` equals `key`'s (one hash
+    /// probe; a hash collision can only make it claim a prefix that is not there).
+    pub fn has_prefix(&self, t: usize, key: &FlowKey, plen: u8) -> bool {
+        match (self.prefixes.get(t), TRIE_FIELDS.get(t)) {
+            (Some(set), Some(field)) => set.contains(field.prefix_hash(key, u32::from(plen))),
+            _ => true,
+        }
+    }
+
     /// The walk of trie `t` for `key`.
     pub fn get(&mut self, t: usize, key: &FlowKey) -> TrieMatch {
         if let Some(Some(m)) = self.done.get(t) {
@@ -219,6 +234,7 @@ impl<T> Classifier<T> {
             subtables: Vec::new(),
             by_mask: HashMap::default(),
             tries: Default::default(),
+            prefixes: std::array::from_fn(|_| Sharded::new()),
             n_rules: 0,
             next_seq: 0,
             next_subtable_id: 0,
@@ -263,6 +279,7 @@ impl<T> Classifier<T> {
     pub fn lookup(&self, key: &FlowKey, wc: &mut FlowMask) -> Option<&Rule<T>> {
         let mut tries = TrieCtx {
             tries: &self.tries,
+            prefixes: &self.prefixes,
             done: [None; N_TRIES],
         };
         let mut best: Option<&Rule<T>> = None;
@@ -398,16 +415,35 @@ impl<T: Clone> Classifier<T> {
         let old = st.insert(rule);
         if old.is_none() {
             self.n_rules += 1;
-            for ((trie, field), &plen) in
-                self.tries.iter_mut().zip(&TRIE_FIELDS).zip(&st.trie_plens)
-            {
-                if plen > 0 {
-                    trie.insert((field.get)(&match_.key), u32::from(plen));
-                }
-            }
+            let plens = st.trie_plens;
+            self.track_prefixes(&plens, &match_.key, true);
         }
         self.reorder(pos);
         old.map(|r| Arc::unwrap_or_clone(r).value)
+    }
+
+    /// Adds (or removes) the prefixes of a rule with key `key` in a subtable with prefix lengths
+    /// `plens` to (from) the tries and prefix sets.
+    fn track_prefixes(&mut self, plens: &[u8; N_TRIES], key: &FlowKey, add: bool) {
+        let fields = self
+            .tries
+            .iter_mut()
+            .zip(&mut self.prefixes)
+            .zip(&TRIE_FIELDS);
+        for (((trie, set), field), &plen) in fields.zip(plens) {
+            if plen == 0 {
+                continue;
+            }
+            let plen = u32::from(plen);
+            let (value, hash) = ((field.get)(key), field.prefix_hash(key, plen));
+            if add {
+                trie.insert(value, plen);
+                set.add(hash);
+            } else {
+                trie.remove(value, plen);
+                set.sub(hash);
+            }
+        }
     }
 
     /// Removes the rule with exactly this match and priority and returns its value.
@@ -419,12 +455,10 @@ impl<T: Clone> Classifier<T> {
         let st = Arc::make_mut(shared);
         let old = st.remove(match_, priority)?;
         self.n_rules -= 1;
-        for ((trie, field), &plen) in self.tries.iter_mut().zip(&TRIE_FIELDS).zip(&st.trie_plens) {
-            if plen > 0 {
-                trie.remove((field.get)(&match_.key), u32::from(plen));
-            }
-        }
-        if st.is_empty() {
+        let plens = st.trie_plens;
+        let emptied = st.is_empty();
+        self.track_prefixes(&plens, &match_.key, false);
+        if emptied {
             self.subtables.remove(pos);
             self.by_mask.remove(&match_.mask);
         } else {

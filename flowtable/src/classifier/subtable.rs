@@ -12,7 +12,7 @@
 //! the tables themselves do not use, so that a change to a cloned subtable copies one shard of
 //! each table it touches rather than all of them.
 
-use super::trie::{plen_bit, TrieMatch, N_TRIES, TRIE_FIELDS};
+use super::trie::{TrieMatch, N_TRIES, TRIE_FIELDS};
 use super::{Rule, TrieCtx};
 use crate::key::{FlowKey, FlowMask, Stage};
 use crate::matching::Match;
@@ -26,7 +26,7 @@ use std::sync::Arc;
 /// extra bits after a partial-hash collision) are reproducible. Rules are configured, not taken
 /// from packets, so the usual reason for random seeds (hash flooding) does not apply to the
 /// tables; packets only probe them.
-static SEEDS: RandomState = RandomState::with_seeds(
+pub(super) static SEEDS: RandomState = RandomState::with_seeds(
     0x243f_6a88_85a3_08d3,
     0x1319_8a2e_0370_7344,
     0xa409_3822_299f_31d0,
@@ -69,7 +69,7 @@ fn shard_of(hash: u64) -> usize {
 
 /// A hash table keyed by 64-bit hashes, split into copy-on-write shards.
 #[derive(Debug)]
-struct Sharded<V> {
+pub(super) struct Sharded<V> {
     shards: [Arc<ByHash<V>>; SHARDS],
 }
 
@@ -82,7 +82,7 @@ impl<V> Clone for Sharded<V> {
 }
 
 impl<V> Sharded<V> {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Sharded {
             shards: std::array::from_fn(|_| Arc::new(ByHash::default())),
         }
@@ -101,6 +101,32 @@ impl<V: Clone> Sharded<V> {
     /// The shard of `hash`, copied first if another clone of the table shares it.
     fn shard_mut(&mut self, hash: u64) -> Option<&mut ByHash<V>> {
         self.shards.get_mut(shard_of(hash)).map(Arc::make_mut)
+    }
+}
+
+impl Sharded<u32> {
+    /// Counts one more item with hash `hash`.
+    pub(super) fn add(&mut self, hash: u64) {
+        if let Some(shard) = self.shard_mut(hash) {
+            *shard.entry(hash).or_insert(0) += 1;
+        }
+    }
+
+    /// Counts one item fewer with hash `hash`, forgetting the hash at zero.
+    pub(super) fn sub(&mut self, hash: u64) {
+        if let Some(shard) = self.shard_mut(hash) {
+            if let Some(n) = shard.get_mut(&hash) {
+                *n -= 1;
+                if *n == 0 {
+                    shard.remove(&hash);
+                }
+            }
+        }
+    }
+
+    /// Whether some item has hash `hash`.
+    pub(super) fn contains(&self, hash: u64) -> bool {
+        self.get(hash).is_some()
     }
 }
 
@@ -413,7 +439,7 @@ impl<T> Subtable<T> {
             start = stage.end;
             let hash = hasher.finish();
             let found = if n < last {
-                if self.indices.get(n).is_some_and(|ix| ix.get(hash).is_some()) {
+                if self.indices.get(n).is_some_and(|ix| ix.contains(hash)) {
                     continue;
                 }
                 None
@@ -457,13 +483,21 @@ impl<T> Subtable<T> {
             return;
         }
         for &(t, plen) in &stage.tries {
-            let TrieMatch { plens, maskbits } = tries.get(t, key);
-            if plens & plen_bit(plen) == 0 {
-                if let Some(field) = TRIE_FIELDS.get(t) {
-                    field.unwildcard(wc, u32::from(plen).min(maskbits));
-                }
+            let Some(field) = TRIE_FIELDS.get(t) else {
+                continue;
+            };
+            if tries.has_prefix(t, key, plen) {
+                // Some rule has this prefix: this field proves nothing.
+                continue;
+            }
+            let plen = u32::from(plen);
+            if field.is_covered(wc, plen) {
+                // The leading bits that show the absence are in the megaflow already.
                 return;
             }
+            let TrieMatch { maskbits, .. } = tries.get(t, key);
+            field.unwildcard(wc, plen.min(maskbits));
+            return;
         }
         self.unwildcard(wc, stage.end);
     }
@@ -515,9 +549,7 @@ impl<T: Clone> Subtable<T> {
             }
         }
         for (index, &h) in self.indices.iter_mut().zip(hashes.partial()) {
-            if let Some(shard) = index.shard_mut(h) {
-                *shard.entry(h).or_insert(0) += 1;
-            }
+            index.add(h);
         }
         let count = self
             .priorities
@@ -555,14 +587,7 @@ impl<T: Clone> Subtable<T> {
             shard.remove(&full);
         }
         for (index, &h) in self.indices.iter_mut().zip(hashes.partial()) {
-            if let Some(shard) = index.shard_mut(h) {
-                if let Some(n) = shard.get_mut(&h) {
-                    *n -= 1;
-                    if *n == 0 {
-                        shard.remove(&h);
-                    }
-                }
-            }
+            index.sub(h);
         }
         if let Some(count) = self.priorities.get_mut(&priority) {
             count.n_rules -= 1;
