@@ -165,6 +165,11 @@ impl TrieCtx<'_> {
         }
     }
 
+    /// Whether trie `t` has been walked already in this lookup.
+    pub fn is_walked(&self, t: usize) -> bool {
+        matches!(self.done.get(t), Some(Some(_)))
+    }
+
     /// The walk of trie `t` for `key`.
     pub fn get(&mut self, t: usize, key: &FlowKey) -> TrieMatch {
         if let Some(Some(m)) = self.done.get(t) {

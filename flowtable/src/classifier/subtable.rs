@@ -482,22 +482,31 @@ impl<T> Subtable<T> {
         if self.is_covered(wc, stage.end) {
             return;
         }
+        // A trie field proves the miss when no rule has the key's prefix of the subtable's length
+        // (one probe). Among the fields that do, prefer one whose bits are in `wc` already (no
+        // new bits, no walk), then one already walked, then any.
+        let mut proof: Option<(usize, u32)> = None;
         for &(t, plen) in &stage.tries {
             let Some(field) = TRIE_FIELDS.get(t) else {
                 continue;
             };
             if tries.has_prefix(t, key, plen) {
-                // Some rule has this prefix: this field proves nothing.
                 continue;
             }
             let plen = u32::from(plen);
             if field.is_covered(wc, plen) {
-                // The leading bits that show the absence are in the megaflow already.
                 return;
             }
-            let TrieMatch { maskbits, .. } = tries.get(t, key);
-            field.unwildcard(wc, plen.min(maskbits));
-            return;
+            if proof.is_none() || tries.is_walked(t) {
+                proof = Some((t, plen));
+            }
+        }
+        if let Some((t, plen)) = proof {
+            if let Some(field) = TRIE_FIELDS.get(t) {
+                let TrieMatch { maskbits, .. } = tries.get(t, key);
+                field.unwildcard(wc, plen.min(maskbits));
+                return;
+            }
         }
         self.unwildcard(wc, stage.end);
     }
