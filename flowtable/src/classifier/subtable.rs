@@ -57,7 +57,7 @@ impl Hasher for PassThrough {
 type ByHash<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
 
 /// log2 of the number of shards of each hash table.
-const SHARD_BITS: u32 = 4;
+const SHARD_BITS: u32 = 6;
 /// Number of shards of each hash table.
 pub(crate) const SHARDS: usize = 1 << SHARD_BITS;
 
@@ -70,7 +70,8 @@ fn shard_of(hash: u64) -> usize {
 /// A hash table keyed by 64-bit hashes, split into copy-on-write shards.
 #[derive(Debug)]
 pub(super) struct Sharded<V> {
-    shards: [Arc<ByHash<V>>; SHARDS],
+    /// Allocated on first use, so that small tables cost little.
+    shards: [Option<Arc<ByHash<V>>>; SHARDS],
 }
 
 impl<V> Clone for Sharded<V> {
@@ -84,23 +85,26 @@ impl<V> Clone for Sharded<V> {
 impl<V> Sharded<V> {
     pub(super) fn new() -> Self {
         Sharded {
-            shards: std::array::from_fn(|_| Arc::new(ByHash::default())),
+            shards: std::array::from_fn(|_| None),
         }
     }
 
     fn get(&self, hash: u64) -> Option<&V> {
-        self.shards.get(shard_of(hash))?.get(&hash)
+        self.shards.get(shard_of(hash))?.as_ref()?.get(&hash)
     }
 
     fn values(&self) -> impl Iterator<Item = &V> {
-        self.shards.iter().flat_map(|s| s.values())
+        self.shards.iter().flatten().flat_map(|s| s.values())
     }
 }
 
 impl<V: Clone> Sharded<V> {
     /// The shard of `hash`, copied first if another clone of the table shares it.
     fn shard_mut(&mut self, hash: u64) -> Option<&mut ByHash<V>> {
-        self.shards.get_mut(shard_of(hash)).map(Arc::make_mut)
+        let slot = self.shards.get_mut(shard_of(hash))?;
+        Some(Arc::make_mut(
+            slot.get_or_insert_with(|| Arc::new(ByHash::default())),
+        ))
     }
 }
 
