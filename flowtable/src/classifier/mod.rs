@@ -31,12 +31,21 @@
 //!
 //! # Prefix tracking
 //!
-//! For `nw_src`, `nw_dst`, `ipv6_src` and `ipv6_dst`, a trie (see [`trie`]) holds the prefixes of
-//! all rules whose subtable masks the field with a CIDR prefix. When a subtable's visit reaches
-//! the stage of such a field, the trie says whether any rule with that prefix length matches the
-//! key's address at all; if none does, the subtable is skipped and only the leading address bits
-//! the trie needed to prove it enter the mask. With a rule for `10.0.0.0/24` and one for
-//! `10.0.1.7/32`, a packet to `10.0.0.5` gets a `/24` mask on `nw_dst`, not an exact one.
+//! For `nw_src`, `nw_dst`, `ipv6_src` and `ipv6_dst`, the classifier tracks the prefixes of all
+//! rules whose subtable masks the field with a CIDR prefix, in a trie (`trie.rs`) and in a
+//! counting set of (prefix, length) hashes. When a subtable misses at the stage that holds such a
+//! field, the bits recording the miss are chosen at the end of the lookup, when the mask already
+//! holds what the answer needed:
+//!
+//! 1. if the bits of the stages hashed are in the mask already, nothing is added;
+//! 2. if the prefix set shows that no rule at all has the key's `/p` prefix (`p` being the
+//!    subtable's prefix length), the subtable could not match whatever its other fields: if the
+//!    `p` leading bits are in the mask already nothing is added, otherwise a trie walk (at most one
+//!    per field and lookup) tells how many leading bits prove it, and only those are added;
+//! 3. otherwise the bits of the stages hashed are added.
+//!
+//! With a rule for `10.0.0.0/24` and one for `10.0.1.7/32`, a packet to `10.0.0.5` gets a `/24`
+//! mask on `nw_dst`, not an exact one.
 //!
 //! # Ties
 //!
@@ -51,18 +60,20 @@
 //! A classifier is a value with no interior mutability: lookups take `&self` and may run on any
 //! number of threads at once, changes take `&mut self`. The flow table layer publishes immutable
 //! snapshots and changes a clone, so cloning must be cheap: subtables, their hash tables (split
-//! into shards), the rules and the trie nodes are all reference-counted and copied on write.
-//! Cloning costs O(subtables); a change to a clone then copies one subtable's bookkeeping, one
-//! shard of each of its hash tables and one trie path.
+//! into shards), the rules and the trie nodes are all reference-counted and copied on write, so
+//! a clone shares everything with its original until one of them changes.
 //!
 //! # Complexity
 //!
-//! - `lookup`: O(subtables visited × words of their masks), plus one trie walk per tracked field
-//!   (O(address bits)), independent of the number of rules.
-//! - `insert`, `remove`, `find_exact`: O(words of the mask + log(priorities of the subtable) +
-//!   subtables), the last term for keeping the visiting order.
+//! - `lookup`: O(subtables visited × words of their masks), plus one prefix-set probe per miss
+//!   at a prefix-tracked stage and at most one trie walk (O(address bits)) per tracked field;
+//!   independent of the number of rules, apart from cache misses.
+//! - `insert`, `remove`, `find_exact`: O(words of the mask + address bits + log(priorities of
+//!   the subtable) + subtables), the last term for keeping the visiting order.
 //! - `iter_loose`, `has_overlap`: a scan of the subtables whose mask can hold such rules (one
 //!   hash probe instead of a scan where the mask allows it).
+//! - `clone`: O(subtables); the first change to a subtable after a clone copies its bookkeeping,
+//!   one shard (1/64) of each of its hash tables, and the trie paths it touches.
 
 pub mod linear;
 mod subtable;
@@ -148,7 +159,8 @@ impl<T> Default for Classifier<T> {
     }
 }
 
-/// The trie walks of one lookup, done at most once per field and only when a subtable needs them.
+/// Prefix tracking during one lookup: prefix-set probes, and trie walks done at most once per
+/// field and only when a subtable's miss needs them.
 pub(crate) struct TrieCtx<'a> {
     tries: &'a [Trie; N_TRIES],
     prefixes: &'a [Sharded<u32>; N_TRIES],
@@ -177,11 +189,11 @@ impl TrieCtx<'_> {
         }
         let m = match (self.tries.get(t), TRIE_FIELDS.get(t)) {
             (Some(trie), Some(field)) => trie.lookup((field.get)(key)),
-            // Unreachable: subtables only name tries that exist. Claiming that every prefix
-            // length matches makes the caller fall back to the plain hash lookup.
+            // Unreachable: subtables only name tries that exist. Asking for every bit keeps the
+            // caller's mask sound anyway.
             _ => TrieMatch {
-                plens: u128::MAX,
-                maskbits: 0,
+                plens: 0,
+                maskbits: 128,
             },
         };
         if let Some(slot) = self.done.get_mut(t) {

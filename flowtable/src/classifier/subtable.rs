@@ -249,6 +249,9 @@ pub(crate) struct Subtable<T> {
     pub trie_plens: [u8; N_TRIES],
     /// Rule counts per priority.
     priorities: BTreeMap<u16, PriorityCount>,
+    /// The last entry of `priorities` (priority, min_seq), kept next to the mask because every
+    /// lookup reads it.
+    top: (u16, u64),
     /// Partial-hash counts, one index per stage but the last.
     indices: Box<[Sharded<u32>]>,
     /// The rules, by the hash of their whole masked key.
@@ -265,6 +268,7 @@ impl<T> Clone for Subtable<T> {
             stages: self.stages.clone(),
             trie_plens: self.trie_plens,
             priorities: self.priorities.clone(),
+            top: self.top,
             indices: self.indices.clone(),
             rules: self.rules.clone(),
             n_rules: self.n_rules,
@@ -351,6 +355,7 @@ impl<T> Subtable<T> {
             stages: stages.into(),
             trie_plens,
             priorities: BTreeMap::new(),
+            top: (0, 0),
             indices: (0..n_indices).map(|_| Sharded::new()).collect(),
             rules: Sharded::new(),
             n_rules: 0,
@@ -364,14 +369,19 @@ impl<T> Subtable<T> {
 
     /// The highest priority of a rule here (0 when empty).
     pub fn max_priority(&self) -> u16 {
-        self.priorities.last_key_value().map_or(0, |(&p, _)| p)
+        self.top.0
     }
 
     /// A lower bound of the sequence numbers of the rules at [`Self::max_priority`].
     pub fn min_seq_bound(&self) -> u64 {
-        self.priorities
+        self.top.1
+    }
+
+    fn refresh_top(&mut self) {
+        self.top = self
+            .priorities
             .last_key_value()
-            .map_or(0, |(_, c)| c.min_seq)
+            .map_or((0, 0), |(&p, c)| (p, c.min_seq));
     }
 
     /// Whether some rule here has priority `priority`.
@@ -573,6 +583,7 @@ impl<T: Clone> Subtable<T> {
             });
         count.n_rules += 1;
         count.min_seq = count.min_seq.min(rule.seq);
+        self.refresh_top();
         self.n_rules += 1;
         if let Some(shard) = self.rules.shard_mut(full) {
             match shard.get_mut(&full) {
@@ -608,6 +619,7 @@ impl<T: Clone> Subtable<T> {
                 self.priorities.remove(&priority);
             }
         }
+        self.refresh_top();
         self.n_rules -= 1;
         Some(old)
     }
