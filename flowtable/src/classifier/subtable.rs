@@ -230,7 +230,8 @@ struct PriorityCount {
 struct StagePlan {
     /// End of this stage's words in [`Subtable::words`] (the start is the previous stage's end).
     end: usize,
-    /// Tries to consult before hashing this stage: (trie, prefix length of this subtable).
+    /// Prefix-tracked fields of this stage: (trie, prefix length of this subtable), consulted
+    /// when a lookup misses at this stage.
     tries: Vec<(usize, u8)>,
 }
 

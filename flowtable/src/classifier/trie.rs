@@ -16,8 +16,9 @@
 //! exact-match megaflow on every packet of the `/24`.
 //!
 //! Values are `u128`s aligned to the left (bit 127 is the first bit of the field), so IPv4 and
-//! IPv6 share the code. Nodes are reference counted and copied on write, so cloning a trie is
-//! O(1) and a change after a clone copies only the path it touches.
+//! IPv6 share the code. Nodes (and the table of sub-tries by first byte) are reference counted and
+//! copied on write, so cloning a trie is O(1) and a change after a clone copies only the
+//! 256-entry table and the path it touches.
 
 use crate::field::Field;
 use crate::key::{FlowKey, FlowMask, Stage};
@@ -349,8 +350,8 @@ fn compact(slot: &mut Option<Arc<Node>>) {
 pub(crate) struct TrieField {
     /// The field.
     pub field: Field,
-    /// The lookup stage the field's words belong to: tries are consulted when a subtable's
-    /// lookup reaches that stage.
+    /// The lookup stage the field's words belong to: the trie can explain a subtable's miss at
+    /// that stage.
     pub stage: Stage,
     /// Reads the field from a key (or a mask), left-aligned.
     pub get: fn(&FlowKey) -> u128,
