@@ -294,6 +294,24 @@ proptest! {
 }
 
 #[test]
+fn key_bits_outside_the_mask_are_ignored() {
+    let mut m = Match::any();
+    m.set(Field::TpDst, 80);
+    let mut sloppy = m;
+    sloppy.key.tp_src = 1234;
+    let mut c = Classifier::new();
+    c.insert(sloppy, 1, "web");
+    let mut k = FlowKey::zero();
+    k.tp_dst = 80;
+    let mut wc = FlowMask::none();
+    assert_eq!(c.lookup(&k, &mut wc).map(|r| r.value), Some("web"));
+    assert_eq!(c.find_exact(&m, 1).map(|r| r.value), Some("web"));
+    assert_eq!(c.find_exact(&sloppy, 1).map(|r| r.value), Some("web"));
+    assert_eq!(c.remove(&sloppy, 1), Some("web"));
+    assert!(c.is_empty());
+}
+
+#[test]
 fn slash24_beside_slash32_gives_a_short_nw_dst_mask() {
     let mut c = Classifier::new();
     let mut net = Match::any();

@@ -239,6 +239,12 @@ impl Pending {
     }
 }
 
+/// `m` with no key bit outside its mask. [`Match`]'s constructors keep that invariant, but its
+/// fields are public; the classifier compares and hashes keys as they are, so it makes sure.
+fn normalized(m: &Match) -> Match {
+    Match::new(m.key, m.mask)
+}
+
 /// The order subtables are visited in.
 fn visit_order<T>(s: &Subtable<T>) -> (Reverse<u16>, u64, u64) {
     (Reverse(s.max_priority()), s.min_seq_bound(), s.id)
@@ -286,6 +292,7 @@ impl<T> Classifier<T> {
 
     /// The rule with exactly this match and priority (ovs-ofctl's `--strict`).
     pub fn find_exact(&self, match_: &Match, priority: u16) -> Option<&Rule<T>> {
+        let match_ = &normalized(match_);
         self.subtable(&match_.mask)?
             .find(match_, priority)
             .map(|r| &**r)
@@ -409,6 +416,7 @@ impl<T: Clone> Classifier<T> {
     /// `T: Clone` because changes are copy-on-write: a rule shared with a clone of this
     /// classifier is copied before it is handed back.
     pub fn insert(&mut self, match_: Match, priority: u16, value: T) -> Option<T> {
+        let match_ = normalized(&match_);
         let seq = self.next_seq;
         self.next_seq += 1;
         let rule = Arc::new(Rule {
@@ -465,6 +473,7 @@ impl<T: Clone> Classifier<T> {
 
     /// Removes the rule with exactly this match and priority and returns its value.
     pub fn remove(&mut self, match_: &Match, priority: u16) -> Option<T> {
+        let match_ = &normalized(match_);
         let pos = self.subtable_pos(&match_.mask)?;
         let shared = self.subtables.get_mut(pos)?;
         // Look before copying: removing an absent rule must not unshare anything.
@@ -488,6 +497,7 @@ impl<T: Clone> Classifier<T> {
     /// (OpenFlow's modify: the rule keeps its place and sequence number). Only the value is
     /// exposed, because changing a rule's match or priority would break the classifier's index.
     pub fn find_exact_mut(&mut self, match_: &Match, priority: u16) -> Option<&mut T> {
+        let match_ = &normalized(match_);
         let pos = self.subtable_pos(&match_.mask)?;
         let shared = self.subtables.get_mut(pos)?;
         shared.find(match_, priority)?;
