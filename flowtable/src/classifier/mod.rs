@@ -165,16 +165,30 @@ pub(crate) struct TrieCtx<'a> {
     tries: &'a [Trie; N_TRIES],
     prefixes: &'a [Sharded<u32>; N_TRIES],
     done: [Option<TrieMatch>; N_TRIES],
+    /// Per field, the prefix lengths (bit `p - 1`) already probed, and those found present.
+    probed: [(u128, u128); N_TRIES],
 }
 
 impl TrieCtx<'_> {
     /// Whether some rule's prefix of length `plen` on trie field `t` equals `key`'s (one hash
     /// probe; a hash collision can only make it claim a prefix that is not there).
-    pub fn has_prefix(&self, t: usize, key: &FlowKey, plen: u8) -> bool {
-        match (self.prefixes.get(t), TRIE_FIELDS.get(t)) {
+    pub fn has_prefix(&mut self, t: usize, key: &FlowKey, plen: u8) -> bool {
+        let bit = 1u128 << (plen.saturating_sub(1) & 127);
+        let Some((probed, present)) = self.probed.get_mut(t) else {
+            return true;
+        };
+        if *probed & bit != 0 {
+            return *present & bit != 0;
+        }
+        let found = match (self.prefixes.get(t), TRIE_FIELDS.get(t)) {
             (Some(set), Some(field)) => set.contains(field.prefix_hash(key, u32::from(plen))),
             _ => true,
+        };
+        *probed |= bit;
+        if found {
+            *present |= bit;
         }
+        found
     }
 
     /// Whether trie `t` has been walked already in this lookup.
@@ -305,6 +319,7 @@ impl<T> Classifier<T> {
             tries: &self.tries,
             prefixes: &self.prefixes,
             done: [None; N_TRIES],
+            probed: [(0, 0); N_TRIES],
         };
         let mut best: Option<&Rule<T>> = None;
         // Misses whose bits are chosen at the end, when `wc` holds what the answer needs anyway:
