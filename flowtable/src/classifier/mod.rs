@@ -314,6 +314,11 @@ impl<T> Classifier<T> {
 
     /// The highest-priority rule matching `key` (the oldest among equals), ORing into `wc` every
     /// bit of `key` the answer depended on.
+    ///
+    /// Bits already set in `wc` count as examined: where they suffice to explain a miss, the
+    /// lookup relies on them instead of adding others. So `wc` must go into the megaflow as a
+    /// whole, as it does when one mask accumulates over a pipeline's tables; pass a fresh mask to
+    /// learn what this lookup alone needs.
     pub fn lookup(&self, key: &FlowKey, wc: &mut FlowMask) -> Option<&Rule<T>> {
         let mut tries = TrieCtx {
             tries: &self.tries,
