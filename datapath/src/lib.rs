@@ -566,6 +566,13 @@ impl Datapath {
         s.request_revalidation();
     }
 
+    /// Waits until every PMD thread has finished an iteration that began before the call, so
+    /// that packets it had received are executed, sent and counted (used by tests and the
+    /// simulator to reach a quiet point).
+    pub fn quiesce(&self) {
+        self.shared.quiesce_ports();
+    }
+
     /// The current table version (1 at start, +1 per [`Datapath::set_tables`]).
     pub fn tables_version(&self) -> u64 {
         self.shared.snapshot.load().version
