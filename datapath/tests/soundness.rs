@@ -182,12 +182,15 @@ fn packet() -> impl Strategy<Value = Pkt> {
         })
 }
 
+/// Frames per output port, and the drop counts that changed.
+type Outcome = (BTreeMap<u32, Vec<Vec<u8>>>, BTreeMap<String, u64>);
+
 /// Port 3 has a small MTU, so that MTU drops happen too.
 const PORTS: [(u32, usize); 3] = [(1, 1500), (2, 1500), (3, 100)];
 
 /// Sends `p` through the datapath and returns (frames per output port, drop counts that
 /// changed).
-fn through_datapath(br: &Bridge, p: &Pkt) -> (BTreeMap<u32, Vec<Vec<u8>>>, BTreeMap<String, u64>) {
+fn through_datapath(br: &Bridge, p: &Pkt) -> Outcome {
     let before = br.dp.drops();
     br.send(p.in_port, std::slice::from_ref(&p.frame));
     let mut out = BTreeMap::new();
@@ -208,7 +211,7 @@ fn through_datapath(br: &Bridge, p: &Pkt) -> (BTreeMap<u32, Vec<Vec<u8>>>, BTree
     (out, drops)
 }
 
-fn through_reference(t: &Tables, p: &Pkt) -> (BTreeMap<u32, Vec<Vec<u8>>>, BTreeMap<String, u64>) {
+fn through_reference(t: &Tables, p: &Pkt) -> Outcome {
     let f = forward(t, &RecircIds::new(), &PORTS, p.in_port, &p.frame);
     let mut out: BTreeMap<u32, Vec<Vec<u8>>> = BTreeMap::new();
     for (port, frame) in f.outputs {
