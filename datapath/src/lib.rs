@@ -40,7 +40,8 @@ pub use stats::{CacheStats, MegaflowInfo, PacketIn, PortStats};
 /// Configuration of a datapath.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DatapathConfig {
-    /// Number of PMD threads.
+    /// Number of PMD threads. 0 starts none: the caller then drives packet processing with
+    /// [`Datapath::run_once`] (benchmarks, deterministic simulation).
     pub pmd_threads: usize,
     /// CPUs to pin PMD threads to, in order (empty: no pinning).
     pub cpus: Vec<usize>,
@@ -393,6 +394,8 @@ pub struct Datapath {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     packet_ins: Mutex<Option<mpsc::Receiver<PacketIn>>>,
+    /// The PMD context of manual mode (`pmd_threads == 0`).
+    manual: Option<Mutex<pmd::Pmd>>,
 }
 
 impl std::fmt::Debug for Datapath {
@@ -421,8 +424,8 @@ impl Datapath {
             bridge: bridge.to_string(),
             why: why.to_string(),
         };
-        if cfg.pmd_threads == 0 || cfg.pmd_threads > 64 {
-            return Err(bad("pmd_threads must be 1..=64"));
+        if cfg.pmd_threads > 64 {
+            return Err(bad("pmd_threads must be 0..=64"));
         }
         if cfg.batch == 0 || cfg.batch > 1024 {
             return Err(bad("batch must be 1..=1024"));
@@ -435,7 +438,10 @@ impl Datapath {
             ports: ArcSwap::from_pointee(PortMap::default()),
             port_lock: Mutex::new(()),
             drops: DropCounters::default(),
-            pmds: (0..cfg.pmd_threads).map(|_| PmdShared::new()).collect(),
+            // Manual mode has one PMD context, driven by `run_once`.
+            pmds: (0..cfg.pmd_threads.max(1))
+                .map(|_| PmdShared::new())
+                .collect(),
             registry: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             revalidations: AtomicU64::new(0),
@@ -447,10 +453,18 @@ impl Datapath {
             reval_cv: Condvar::new(),
             cfg,
         });
+        let manual = (shared.cfg.pmd_threads == 0).then(|| {
+            // No thread waits on a manual context: `quiesce` and `set_tables` skip it.
+            if let Some(p) = shared.pmds.first() {
+                p.alive.store(false, Ordering::Release);
+            }
+            Mutex::new(pmd::Pmd::new(shared.clone(), 0))
+        });
         let dp = Datapath {
             shared: shared.clone(),
             threads: Mutex::new(Vec::new()),
             packet_ins: Mutex::new(Some(rx)),
+            manual,
         };
         let spawn_err = |source| DatapathError::Thread {
             bridge: bridge.to_string(),
@@ -564,6 +578,16 @@ impl Datapath {
             }
         }
         s.request_revalidation();
+    }
+
+    /// In manual mode (`pmd_threads == 0`), runs one PMD iteration over every port in the
+    /// calling thread and returns the packets received; with PMD threads, does nothing and
+    /// returns 0.
+    pub fn run_once(&self) -> usize {
+        match &self.manual {
+            Some(m) => lock(m).iteration(),
+            None => 0,
+        }
     }
 
     /// Waits until every PMD thread has finished an iteration that began before the call, so

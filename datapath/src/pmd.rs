@@ -80,7 +80,7 @@ enum Verdict {
 type Run = (Arc<Decision>, Option<Arc<Megaflow>>, u64, u64);
 
 /// A PMD thread's own state.
-struct Pmd {
+pub(crate) struct Pmd {
     id: usize,
     shared: Arc<Shared>,
     emc: Emc,
@@ -100,20 +100,7 @@ pub(crate) fn run(shared: Arc<Shared>, id: usize, cpu: Option<usize>) {
     if let Some(cpu) = cpu {
         pin(cpu);
     }
-    let batch = shared.cfg.batch;
-    let mut pmd = Pmd {
-        id,
-        emc: Emc::new(shared.cfg.emc_entries),
-        cache: MegaflowCache::new(),
-        buckets: HashMap::new(),
-        drops: LocalDrops::default(),
-        counters: Counters::default(),
-        tx: Vec::new(),
-        pkts: Vec::with_capacity(batch),
-        keys: Vec::with_capacity(batch),
-        verdicts: Vec::with_capacity(batch),
-        shared,
-    };
+    let mut pmd = Pmd::new(shared, id);
     pmd.run();
     if let Some(p) = pmd.shared.pmds.get(id) {
         p.busy.store(0, Ordering::SeqCst);
@@ -139,6 +126,24 @@ fn pin(cpu: usize) {
 }
 
 impl Pmd {
+    /// The state of PMD context `id`.
+    pub(crate) fn new(shared: Arc<Shared>, id: usize) -> Pmd {
+        let batch = shared.cfg.batch;
+        Pmd {
+            id,
+            emc: Emc::new(shared.cfg.emc_entries),
+            cache: MegaflowCache::new(),
+            buckets: HashMap::new(),
+            drops: LocalDrops::default(),
+            counters: Counters::default(),
+            tx: Vec::new(),
+            pkts: Vec::with_capacity(batch),
+            keys: Vec::with_capacity(batch),
+            verdicts: Vec::with_capacity(batch),
+            shared,
+        }
+    }
+
     fn run(&mut self) {
         let mut last_packet = Instant::now();
         while !self.shared.stopping() {
@@ -152,7 +157,7 @@ impl Pmd {
     }
 
     /// One pass over the thread's ports; returns the packets received.
-    fn iteration(&mut self) -> usize {
+    pub(crate) fn iteration(&mut self) -> usize {
         let shared = self.shared.clone();
         let Some(me) = shared.pmds.get(self.id) else {
             return 0;
