@@ -40,8 +40,9 @@ pub use stats::{CacheStats, MegaflowInfo, PacketIn, PortStats};
 /// Configuration of a datapath.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DatapathConfig {
-    /// Number of PMD threads. 0 starts none: the caller then drives packet processing with
-    /// [`Datapath::run_once`] (benchmarks, deterministic simulation).
+    /// Number of PMD threads. 0 starts no thread at all (no PMD thread, no revalidator): the
+    /// caller drives packet processing with [`Datapath::run_once`] and revalidation with
+    /// [`Datapath::revalidate_now`] (benchmarks, deterministic simulation).
     pub pmd_threads: usize,
     /// CPUs to pin PMD threads to, in order (empty: no pinning).
     pub cpus: Vec<usize>,
@@ -481,12 +482,14 @@ impl Datapath {
                 .map_err(spawn_err)?;
             lock(&dp.threads).push(h);
         }
-        let s = shared.clone();
-        let h = std::thread::Builder::new()
-            .name(format!("revalidator-{bridge}"))
-            .spawn(move || revalidate::run(s))
-            .map_err(spawn_err)?;
-        lock(&dp.threads).push(h);
+        if dp.manual.is_none() {
+            let s = shared.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("revalidator-{bridge}"))
+                .spawn(move || revalidate::run(s))
+                .map_err(spawn_err)?;
+            lock(&dp.threads).push(h);
+        }
         Ok(dp)
     }
 
