@@ -20,7 +20,8 @@ fn tables(flows: &[&str]) -> Arc<Tables> {
     let mut t = Tables::new();
     for f in flows {
         let fm = parse_flow(f).unwrap_or_else(|e| panic!("{f}: {e}"));
-        t.apply(&fm, false, 0).unwrap_or_else(|e| panic!("{f}: {e}"));
+        t.apply(&fm, false, 0)
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
     }
     Arc::new(t)
 }

@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod clock;
+pub mod dpctl;
 pub mod drops;
 pub mod exec;
 pub mod packet;
@@ -323,6 +324,7 @@ impl Shared {
     pub fn kill(&self, flow: &Megaflow) {
         if flow.kill() {
             lock(&self.registry).remove(&flow.id);
+            self.request_sweep();
         }
     }
 

@@ -144,7 +144,7 @@ fn megaflow_is_installed_then_hit_and_rules_are_credited() {
     assert_eq!(mf.len(), 1);
     assert_eq!(mf[0].packets, 101);
     let line = mf[0].dpctl_line();
-    assert!(line.contains("nw_dst=10.0.0.2"), "{line}");
+    assert!(line.contains("ipv4(dst=10.0.0.2,frag=no)"), "{line}");
     assert!(line.contains("packets:101"), "{line}");
     assert!(line.ends_with("actions:2"), "{line}");
     let rule = t
