@@ -727,6 +727,12 @@ impl Datapath {
     }
 }
 
+/// `Datapath` is shared between vswitchd's threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Datapath>();
+};
+
 impl Drop for Datapath {
     fn drop(&mut self) {
         self.stop_threads();
