@@ -74,6 +74,7 @@ struct Rig {
     input: MemHandle,
     output: MemHandle,
     frames: Vec<Vec<u8>>,
+    next: std::cell::Cell<usize>,
 }
 
 impl Rig {
@@ -97,6 +98,7 @@ impl Rig {
             input,
             output,
             frames,
+            next: std::cell::Cell::new(0),
         };
         // Warm up: install every megaflow and let the EMC fill.
         for _ in 0..400 {
@@ -119,11 +121,13 @@ impl Rig {
         rig
     }
 
-    /// Queues one batch, cycling over the flows.
+    /// Queues one batch, continuing the round over the flows where the last batch stopped.
     fn fill(&self) {
+        let start = self.next.get();
         let refs: Vec<&[u8]> = (0..BATCH)
-            .map(|i| self.frames[i % self.frames.len()].as_slice())
+            .map(|i| self.frames[(start + i) % self.frames.len()].as_slice())
             .collect();
+        self.next.set((start + BATCH) % self.frames.len());
         self.input.inject(&refs);
     }
 }

@@ -74,10 +74,18 @@ impl Subtable {
     #[inline]
     fn lookup(&self, key: &FlowKey) -> Option<&Arc<Megaflow>> {
         let h = hash_masked(key, &self.mask, &self.words);
-        self.map
-            .get(&h)?
-            .iter()
-            .find(|f| !f.is_dead() && f.matches(key))
+        let (k, m) = (key.words(), self.mask.words());
+        // Only the mask's nonzero words can differ under it.
+        let same = |f: &Megaflow| {
+            let fk = f.key.words();
+            self.words
+                .iter()
+                .all(|&i| match (k.get(i), fk.get(i), m.get(i)) {
+                    (Some(a), Some(b), Some(m)) => (a ^ b) & m == 0,
+                    _ => false,
+                })
+        };
+        self.map.get(&h)?.iter().find(|f| !f.is_dead() && same(f))
     }
 }
 
