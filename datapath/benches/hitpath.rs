@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use datapath::exec::{execute, Env};
 use datapath::port::mem::{MemHandle, MemPort};
 use datapath::{Datapath, DatapathConfig, Packet, PacketIn};
@@ -211,22 +211,21 @@ fn batch_exec(c: &mut Criterion) {
         let x = translate(&t, &RecircIds::new(), &key);
         let mut sink = Sink(Vec::with_capacity(4 * BATCH));
         g.bench_function(name, |b| {
-            b.iter_batched(
-                || {
-                    (0..BATCH)
-                        .map(|_| Packet::from_slice(&frame))
-                        .collect::<Vec<_>>()
-                },
-                |pkts| {
+            b.iter_custom(|iters| {
+                let mut total = std::time::Duration::ZERO;
+                for _ in 0..iters {
+                    let pkts: Vec<Packet> =
+                        (0..BATCH).map(|_| Packet::from_slice(&frame)).collect();
                     sink.0.clear();
+                    let t = thread_cpu();
                     for p in pkts {
                         let mut meta = key;
                         execute(&mut sink, p, &mut meta, &x.actions, 0);
                     }
-                    sink.0.len()
-                },
-                BatchSize::SmallInput,
-            )
+                    total += thread_cpu().saturating_sub(t);
+                }
+                total
+            })
         });
     }
     g.finish();

@@ -12,6 +12,9 @@
 //! 3. upcall the misses (rate-limited per input port);
 //! 4. execute each packet's actions; outputs are buffered per port.
 //!
+//! The distinct megaflows a batch hits form a small per-batch table: each is version-checked,
+//! reference-counted and credited once per batch rather than once per packet.
+//!
 //! At the end of the iteration the output buffers are sent (one `send` per port), counters are
 //! published and "busy" is cleared.
 //!
