@@ -136,12 +136,19 @@ pub(crate) fn run(shared: Arc<Shared>, id: usize, cpu: Option<usize>) {
     if let Some(cpu) = cpu {
         pin(cpu);
     }
-    let mut pmd = Pmd::new(shared, id);
-    pmd.run();
-    if let Some(p) = pmd.shared.pmds.get(id) {
-        p.busy.store(0, Ordering::SeqCst);
-        p.alive.store(false, Ordering::Release);
+    // Marks the thread gone however it ends (a panic included), so that `set_tables` and
+    // `remove_port` never wait for it.
+    struct Exit(Arc<Shared>, usize);
+    impl std::ops::Drop for Exit {
+        fn drop(&mut self) {
+            if let Some(p) = self.0.pmds.get(self.1) {
+                p.busy.store(0, Ordering::SeqCst);
+                p.alive.store(false, Ordering::Release);
+            }
+        }
     }
+    let _exit = Exit(shared.clone(), id);
+    Pmd::new(shared, id).run();
 }
 
 /// Pins the calling thread to `cpu`.

@@ -360,3 +360,34 @@ fn two_pmd_threads_forward_between_their_ports() {
     let st = br.dp.cache_stats();
     assert_eq!(st.upcalls, 4);
 }
+
+#[test]
+fn pmd_threads_are_pinned_to_the_configured_cpus() {
+    let dp = datapath::Datapath::start(
+        "pin",
+        DatapathConfig {
+            cpus: vec![0],
+            ..DatapathConfig::default()
+        },
+        tables(&[]),
+        std::sync::Arc::new(flowtable::pipeline::RecircIds::new()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // The thread pins itself as it starts: wait for it (`wait` fails the test after 10 s).
+    wait(|| thread_status("pmd0-pin", "Cpus_allowed_list:").as_deref() == Some("0"));
+    dp.shutdown();
+}
+
+/// A line of /proc/self/task/*/status of the thread named `name`, after `field`.
+fn thread_status(name: &str, field: &str) -> Option<String> {
+    for t in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() == name {
+            let status = std::fs::read_to_string(t.path().join("status")).ok()?;
+            return status
+                .lines()
+                .find_map(|l| l.strip_prefix(field).map(|v| v.trim().to_string()));
+        }
+    }
+    None
+}
