@@ -57,6 +57,8 @@ pub const IDLE_SPIN: Duration = Duration::from_millis(1);
 pub const IDLE_SLEEP: Duration = Duration::from_millis(100);
 /// Sleep between polls when a port has no file descriptor.
 pub const NO_FD_SLEEP: Duration = Duration::from_millis(1);
+/// Shortest time between two sweeps of dead megaflows out of a PMD thread's cache.
+pub const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Local cache counters, published once per iteration.
 #[derive(Debug, Default)]
@@ -129,6 +131,9 @@ pub(crate) struct Pmd {
     keys: Vec<FlowKey>,
     verdicts: Vec<Verdict>,
     flows: Vec<BatchFlow>,
+    /// Lengths of the packets being sent (kept for its allocation).
+    tx_lens: Vec<usize>,
+    last_sweep: Instant,
 }
 
 /// Runs PMD thread `id` until the datapath stops.
@@ -184,6 +189,8 @@ impl Pmd {
             keys: Vec::with_capacity(batch),
             verdicts: Vec::with_capacity(batch),
             flows: Vec::with_capacity(batch),
+            tx_lens: Vec::with_capacity(batch),
+            last_sweep: Instant::now(),
             shared,
         }
     }
@@ -211,8 +218,12 @@ impl Pmd {
         fence(Ordering::SeqCst);
         let snap = shared.snapshot.load_full();
         me.busy.store(snap.version, Ordering::SeqCst);
-        if me.sweep.swap(false, Ordering::AcqRel) {
+        // Sweeping walks the whole cache: at most every SWEEP_INTERVAL, however many
+        // megaflows die meanwhile (dead ones are skipped by lookups until then).
+        if me.sweep.load(Ordering::Acquire) && self.last_sweep.elapsed() >= SWEEP_INTERVAL {
+            me.sweep.store(false, Ordering::Release);
             self.cache.sweep();
+            self.last_sweep = Instant::now();
         }
         let ports = shared.ports.load_full();
         let mut got = 0;
@@ -413,7 +424,9 @@ impl Pmd {
                 continue;
             };
             let total = pkts.len();
-            let lens: Vec<usize> = pkts.iter().map(Packet::len).collect();
+            let lens = &mut self.tx_lens;
+            lens.clear();
+            lens.extend(pkts.iter().map(Packet::len));
             let res = lock(&entry.port).send(pkts);
             pkts.clear();
             let st = &entry.stats;
