@@ -410,7 +410,7 @@ fn a_full_tx_ring_counts_the_rest() {
     dp.add_port(2, Box::new(p2))
         .unwrap_or_else(|e| panic!("{e}"));
     let f = udp4(A, B, 1, 2, 0);
-    h1.inject(&vec![f.as_slice(); 10]);
+    h1.inject(&[f.as_slice(); 10]);
     wait(|| h1.rx_pending() == 0);
     dp.quiesce();
     assert_eq!(h2.take_sent().len(), 4);
