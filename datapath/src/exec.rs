@@ -140,3 +140,184 @@ pub fn execute<E: Env>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowtable::action::ControllerReason;
+    use flowtable::pipeline::DpCt;
+
+    /// Records everything.
+    #[derive(Default)]
+    struct Rec {
+        out: Vec<(u32, Vec<u8>)>,
+        pis: Vec<PacketIn>,
+        recircs: Vec<(FlowKey, usize)>,
+        drops: Vec<Drop>,
+    }
+
+    impl Env for Rec {
+        fn output(&mut self, port: u32, pkt: Packet) {
+            self.out.push((port, pkt.data().to_vec()));
+        }
+        fn flood_ports(&self, in_port: u32, out: &mut Vec<u32>) {
+            out.extend([1, 2, 3].into_iter().filter(|p| *p != in_port));
+        }
+        fn controller(&mut self, pi: PacketIn) {
+            self.pis.push(pi);
+        }
+        fn recirc(&mut self, _pkt: Packet, key: FlowKey, depth: usize) {
+            self.recircs.push((key, depth));
+        }
+        fn drop(&mut self, reason: Drop) {
+            self.drops.push(reason);
+        }
+    }
+
+    fn frame() -> Vec<u8> {
+        let mut f = vec![0u8; 60];
+        f[12..14].copy_from_slice(&[0x88, 0xb5]);
+        f
+    }
+
+    fn run(actions: &[DpAction], depth: usize) -> Rec {
+        let mut rec = Rec::default();
+        let mut meta = FlowKey::zero();
+        meta.in_port = 2;
+        execute(
+            &mut rec,
+            Packet::from_slice(&frame()),
+            &mut meta,
+            actions,
+            depth,
+        );
+        rec
+    }
+
+    #[test]
+    fn outputs_see_the_packet_as_rewritten_so_far() {
+        let rec = run(
+            &[
+                DpAction::Output(1),
+                DpAction::PushVlan {
+                    tpid: 0x8100,
+                    tci: 7,
+                },
+                DpAction::OutputTrunc {
+                    port: 3,
+                    max_len: 20,
+                },
+                DpAction::PopVlan,
+                DpAction::Flood,
+            ],
+            0,
+        );
+        let ports: Vec<u32> = rec.out.iter().map(|(p, _)| *p).collect();
+        assert_eq!(ports, vec![1, 3, 1, 3]);
+        assert_eq!(rec.out[0].1, frame());
+        assert_eq!(rec.out[1].1.len(), 20);
+        assert_eq!(&rec.out[1].1[12..16], &[0x81, 0, 0, 7]);
+        assert_eq!(rec.out[3].1, frame());
+    }
+
+    #[test]
+    fn controller_truncates_and_names_the_input_port() {
+        let c = |max_len| DpAction::Controller {
+            reason: ControllerReason::Action,
+            max_len,
+            id: 0,
+            table: 4,
+            cookie: 9,
+        };
+        let rec = run(&[c(10), c(u16::MAX)], 0);
+        assert_eq!(rec.pis.len(), 2);
+        assert_eq!(
+            (rec.pis[0].ofport, rec.pis[0].frame.len(), rec.pis[0].table),
+            (2, 10, 4)
+        );
+        assert_eq!(rec.pis[1].frame.len(), 60);
+    }
+
+    #[test]
+    fn ct_drops_and_recirc_is_bounded() {
+        let ct = DpAction::Ct(Box::new(DpCt {
+            zone: 0,
+            commit: false,
+            force: false,
+            nat: None,
+            mark: None,
+            label: None,
+            alg: None,
+        }));
+        let rec = run(
+            &[
+                DpAction::Clone(vec![ct, DpAction::Recirc(1)]),
+                DpAction::Output(1),
+            ],
+            0,
+        );
+        assert_eq!(rec.drops, vec![Drop::CtUnsupported]);
+        assert!(rec.recircs.is_empty());
+        assert_eq!(rec.out.len(), 1);
+        let rec = run(&[DpAction::Recirc(5)], 0);
+        assert_eq!(rec.recircs.len(), 1);
+        let (key, depth) = rec.recircs[0];
+        assert_eq!(
+            (key.recirc_id, key.in_port, key.dl_type, depth),
+            (5, 2, 0x88b5, 1)
+        );
+        let rec = run(&[DpAction::Recirc(5)], MAX_RECIRC_DEPTH);
+        assert_eq!(rec.drops, vec![Drop::RecircDepth]);
+    }
+
+    fn any_action() -> impl proptest::strategy::Strategy<Value = DpAction> {
+        use proptest::prelude::*;
+        let fields = proptest::sample::select(vec![
+            flowtable::Field::DlDst,
+            flowtable::Field::VlanTci,
+            flowtable::Field::NwSrc,
+            flowtable::Field::ArpTpa,
+            flowtable::Field::Ipv6Dst,
+            flowtable::Field::NwTos,
+            flowtable::Field::NwTtl,
+            flowtable::Field::ArpSha,
+            flowtable::Field::TpSrc,
+            flowtable::Field::IcmpCode,
+            flowtable::Field::NdSll,
+            flowtable::Field::PktMark,
+            flowtable::Field::Reg3,
+        ]);
+        let leaf = prop_oneof![
+            (0u32..4).prop_map(DpAction::Output),
+            (0u32..4, 0u32..100)
+                .prop_map(|(port, max_len)| DpAction::OutputTrunc { port, max_len }),
+            Just(DpAction::Flood),
+            (any::<u16>(), any::<u16>()).prop_map(|(tpid, tci)| DpAction::PushVlan { tpid, tci }),
+            Just(DpAction::PopVlan),
+            Just(DpAction::CtClear),
+            (0u32..3).prop_map(DpAction::Recirc),
+            (fields, any::<u128>(), any::<u128>())
+                .prop_map(|(field, value, mask)| DpAction::SetField { field, value, mask }),
+        ];
+        leaf.prop_recursive(2, 16, 4, |inner| {
+            proptest::collection::vec(inner, 0..4).prop_map(DpAction::Clone)
+        })
+    }
+
+    proptest::proptest! {
+        /// Any action list on any frame: no panic, and every output is a frame the actions
+        /// could make (never longer than the input plus the tags pushed).
+        #[test]
+        fn execution_never_panics(
+            frame in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..120),
+            actions in proptest::collection::vec(any_action(), 0..8),
+        ) {
+            let mut rec = Rec::default();
+            let mut meta = FlowKey::zero();
+            execute(&mut rec, Packet::from_slice(&frame), &mut meta, &actions, 0);
+            for (_, out) in &rec.out {
+                proptest::prop_assert!(out.len() <= frame.len() + 4 * 64);
+            }
+        }
+    }
+}
