@@ -23,12 +23,16 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use super::{abi, cvt, socklen};
 
 /// How many `sendto` kicks one [`Xsk::send`] may issue: the kernel's copy-mode transmit
 /// handles at most 32 descriptors per kick, so this covers a 64-frame batch with margin.
 const MAX_TX_KICKS: usize = 8;
+
+/// How long binding retries while the queue is still held by a socket being released.
+const BIND_BUSY_WAIT: Duration = Duration::from_secs(2);
 
 /// Configuration of one socket.
 #[derive(Clone, Copy, Debug)]
@@ -369,14 +373,26 @@ impl Xsk {
         } else {
             0
         };
-        // SAFETY: `sa` is a valid sockaddr_xdp for the length passed.
-        cvt(unsafe {
-            libc::bind(
-                raw,
-                (&sa as *const libc::sockaddr_xdp).cast(),
-                socklen::<libc::sockaddr_xdp>(),
-            )
-        })?;
+        // A socket of a process that just died releases its queue asynchronously: the queue
+        // stays busy for a moment after the process is gone, so EBUSY is retried briefly.
+        let deadline = Instant::now() + BIND_BUSY_WAIT;
+        loop {
+            // SAFETY: `sa` is a valid sockaddr_xdp for the length passed.
+            let bound = cvt(unsafe {
+                libc::bind(
+                    raw,
+                    (&sa as *const libc::sockaddr_xdp).cast(),
+                    socklen::<libc::sockaddr_xdp>(),
+                )
+            });
+            match bound {
+                Ok(_) => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         xsk.zero_copy = xsk.options() & libc::XDP_OPTIONS_ZEROCOPY != 0;
         Ok(xsk)
     }
