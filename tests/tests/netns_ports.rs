@@ -527,9 +527,8 @@ fn afxdp_suite(mode: &str) {
     assert_eq!(ping(&t.b, IP_A, 3), 3, "ping B->A ({mode})");
 
     // Transmit offload on (the default): the senders' checksums are partial.
-    // In skb mode the senders' TSO super-frames do not fit a UMEM frame, so
-    // offloaded TCP is exercised in native mode only (see docs/DATAPATH-PORTS.md).
-    let tcp = (mode == "native").then(|| tcp_transfer(&t.a, &t.b, IP_B, 32 << 20));
+    // In skb mode the senders' TSO super-frames also arrive whole, and are segmented.
+    let tcp = tcp_transfer(&t.a, &t.b, IP_B, 32 << 20);
     let udp = udp_burst(&t.a, &t.b, IP_B, 100_000, 20_000);
     let (a, b, counts) = fwd.finish();
     let repaired = a.stats().csum_repaired + b.stats().csum_repaired;
@@ -538,11 +537,16 @@ fn afxdp_suite(mode: &str) {
         a.stats(),
         b.stats()
     );
-    if let Some(tcp) = tcp {
-        assert_eq!(
-            tcp,
-            Ok(32 << 20),
-            "TCP with tx offload on ({mode}), {counts:?}"
+    assert_eq!(
+        tcp,
+        Ok(32 << 20),
+        "TCP with tx offload on ({mode}), {counts:?}"
+    );
+    if mode == "skb" {
+        assert!(
+            a.stats().segmented > 0,
+            "super-frames segmented: {:?}",
+            a.stats()
         );
     }
     assert_eq!(udp, 100_000, "UDP frames delivered ({mode}), {counts:?}");
@@ -692,7 +696,7 @@ fn internal_port_reaches_a_namespace() {
     );
 }
 
-/// Two afpacket ports forward ping, TCP (offload on, repaired) and UDP.
+/// Two afpacket ports forward ping, TCP (offloads on: repaired and segmented) and UDP.
 #[test]
 fn afpacket_ping_tcp_udp() {
     let _serial = serial();
@@ -704,13 +708,7 @@ fn afpacket_ping_tcp_udp() {
         in_ns(&t.sw, || AfpacketPort::open(dev, &BTreeMap::new()))
             .unwrap_or_else(|e| panic!("open {dev}: {e}"))
     };
-    // AF_PACKET sees the senders' TSO super-frames, which the other veth would refuse: with
-    // TSO off (and checksum offload on) the frames fit, and only the checksums need repair.
-    for (ns, dev) in [(&t.a, &t.na), (&t.b, &t.nb)] {
-        run(&[
-            "ip", "netns", "exec", ns, "ethtool", "-K", dev, "tso", "off", "gso", "off",
-        ]);
-    }
+    // Offloads on: AF_PACKET sees partial checksums and TSO super-frames.
     let fwd = Forwarder::start(open(&t.ha), open(&t.hb));
     assert_eq!(ping(&t.a, IP_B, 3), 3);
     let tcp = tcp_transfer(&t.a, &t.b, IP_B, 8 << 20);
@@ -718,7 +716,9 @@ fn afpacket_ping_tcp_udp() {
     let (a, b, counts) = fwd.finish();
     assert_eq!(tcp, Ok(8 << 20), "{counts:?}");
     assert_eq!(udp, 20_000, "{counts:?}");
-    assert!(a.csum_repaired() + b.csum_repaired() > 100);
+    let (sa, sb) = (a.stats(), b.stats());
+    assert!(sa.csum_repaired + sb.csum_repaired > 100, "{sa:?} {sb:?}");
+    assert!(sa.segmented > 0, "super-frames segmented: {sa:?}");
 }
 
 /// A 60-byte Ethernet/IPv4/UDP frame (64 bytes on the wire with the FCS) from A to B.
