@@ -1,10 +1,12 @@
 //! Cost of the afxdp/afpacket checksum repair (`csum-repair`) per received frame: the check
-//! every TCP/UDP frame pays, and the full repair that only frames with a partial checksum pay.
+//! every TCP/UDP frame pays, and the full repair that only frames with a partial checksum pay;
+//! and the software segmentation of a TSO super-frame.
 
 #![allow(clippy::cast_possible_truncation)] // bench data: small values
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use datapath::port::afxdp::xdp::csum::{repair, Repair};
+use datapath::port::afxdp::xdp::gso::segment;
 use flowtable::wire::checksum;
 
 const SRC: u32 = 0x0a00_0001;
@@ -66,6 +68,16 @@ fn bench(c: &mut Criterion) {
             )
         });
     }
+    // A 63 KiB TSO super-frame cut into 44 MTU-sized segments (skb mode, afpacket).
+    let sup = frame(6, 44 * 1460, true);
+    assert_eq!(segment(&sup, 1500, |_| ()), Some(44));
+    g.bench_function("tcp_super_frame_63KiB/segmented", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            segment(std::hint::black_box(&sup), 1500, |seg| n += seg.len());
+            n
+        })
+    });
     // The copy the port makes anyway, for scale.
     let big = frame(6, 1460, false);
     g.bench_function("tcp_1514B/copy_only", |b| {
