@@ -553,6 +553,7 @@ impl Datapath {
         };
         s.ports.store(Arc::new(map));
         s.quiesce_ports();
+        self.quiesce_manual();
         tracing::info!(bridge = %s.bridge, ofport, port = %entry.name, "port removed");
         drop(entry);
         Ok(())
@@ -582,7 +583,15 @@ impl Datapath {
                 std::thread::yield_now();
             }
         }
+        self.quiesce_manual();
         s.request_revalidation();
+    }
+
+    /// In manual mode, waits for a `run_once` in progress in another thread to finish.
+    fn quiesce_manual(&self) {
+        if let Some(m) = &self.manual {
+            drop(lock(m));
+        }
     }
 
     /// In manual mode (`pmd_threads == 0`), runs one PMD iteration over every port in the
@@ -600,6 +609,7 @@ impl Datapath {
     /// simulator to reach a quiet point).
     pub fn quiesce(&self) {
         self.shared.quiesce_ports();
+        self.quiesce_manual();
     }
 
     /// The current table version (1 at start, +1 per [`Datapath::set_tables`]).
@@ -726,6 +736,12 @@ impl Datapath {
         lock(&s.registry).clear();
     }
 }
+
+/// `Datapath` is shared between vswitchd's threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Datapath>();
+};
 
 impl Drop for Datapath {
     fn drop(&mut self) {

@@ -315,3 +315,48 @@ fn pmd_ticks(name: &str) -> u64 {
     }
     panic!("no thread {name}");
 }
+
+#[test]
+fn manual_mode_runs_only_when_asked() {
+    let cfg = DatapathConfig {
+        pmd_threads: 0,
+        ..DatapathConfig::default()
+    };
+    let br = Bridge::with(&["actions=output:2"], 2, cfg, &[]);
+    let h = br.handle(1);
+    h.inject(&[&udp4(A, B, 1, 2, 0)]);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(h.rx_pending(), 1, "no thread may have received it");
+    assert_eq!(br.dp.run_once(), 1);
+    assert_eq!(br.sent(2).len(), 1);
+    assert_eq!(br.dp.run_once(), 0);
+    // No revalidator thread either: a swap is applied on hit, and on demand.
+    br.dp.set_tables(tables(&["actions=drop"]));
+    assert_eq!(br.dp.revalidate_now().revalidated, 1);
+}
+
+#[test]
+fn two_pmd_threads_forward_between_their_ports() {
+    let cfg = DatapathConfig {
+        pmd_threads: 2,
+        ..DatapathConfig::default()
+    };
+    let br = Bridge::with(
+        &[
+            "in_port=1,actions=output:4",
+            "in_port=4,actions=output:1",
+            "in_port=2,actions=output:3",
+            "in_port=3,actions=output:2",
+        ],
+        4,
+        cfg,
+        &[],
+    );
+    let f = udp4(A, B, 1, 2, 30);
+    for (i, o) in [(1, 4), (4, 1), (2, 3), (3, 2)] {
+        br.send(i, &vec![f.clone(); 100]);
+        assert_eq!(br.sent(o).len(), 100, "{i} -> {o}");
+    }
+    let st = br.dp.cache_stats();
+    assert_eq!(st.upcalls, 4);
+}

@@ -115,7 +115,7 @@ struct Pkt {
 fn packet() -> impl Strategy<Value = Pkt> {
     (
         1u32..4,
-        0u8..6,
+        0u8..7,
         any::<u32>(),
         any::<u32>(),
         any::<u16>(),
@@ -140,6 +140,16 @@ fn packet() -> impl Strategy<Value = Pkt> {
                 _ => 0x0800,
             };
             ethernet::emit(&mut f, dst_mac, src_mac, ethertype);
+            if kind == 6 {
+                // Arbitrary bytes: truncated and malformed frames must go the same way too.
+                let raw: Vec<u8> = (0..len)
+                    .map(|i| (src >> (i % 29)) as u8 ^ (i as u8))
+                    .collect();
+                return Pkt {
+                    in_port,
+                    frame: raw,
+                };
+            }
             match kind {
                 0 => arp::emit(&mut f, 1, src_mac, nw_src, [0; 6], nw_dst),
                 1 => f.extend_from_slice(&payload),
