@@ -140,3 +140,133 @@ pub fn execute<E: Env>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowtable::action::ControllerReason;
+    use flowtable::pipeline::DpCt;
+
+    /// Records everything.
+    #[derive(Default)]
+    struct Rec {
+        out: Vec<(u32, Vec<u8>)>,
+        pis: Vec<PacketIn>,
+        recircs: Vec<(FlowKey, usize)>,
+        drops: Vec<Drop>,
+    }
+
+    impl Env for Rec {
+        fn output(&mut self, port: u32, pkt: Packet) {
+            self.out.push((port, pkt.data().to_vec()));
+        }
+        fn flood_ports(&self, in_port: u32, out: &mut Vec<u32>) {
+            out.extend([1, 2, 3].into_iter().filter(|p| *p != in_port));
+        }
+        fn controller(&mut self, pi: PacketIn) {
+            self.pis.push(pi);
+        }
+        fn recirc(&mut self, _pkt: Packet, key: FlowKey, depth: usize) {
+            self.recircs.push((key, depth));
+        }
+        fn drop(&mut self, reason: Drop) {
+            self.drops.push(reason);
+        }
+    }
+
+    fn frame() -> Vec<u8> {
+        let mut f = vec![0u8; 60];
+        f[12..14].copy_from_slice(&[0x88, 0xb5]);
+        f
+    }
+
+    fn run(actions: &[DpAction], depth: usize) -> Rec {
+        let mut rec = Rec::default();
+        let mut meta = FlowKey::zero();
+        meta.in_port = 2;
+        execute(
+            &mut rec,
+            Packet::from_slice(&frame()),
+            &mut meta,
+            actions,
+            depth,
+        );
+        rec
+    }
+
+    #[test]
+    fn outputs_see_the_packet_as_rewritten_so_far() {
+        let rec = run(
+            &[
+                DpAction::Output(1),
+                DpAction::PushVlan {
+                    tpid: 0x8100,
+                    tci: 7,
+                },
+                DpAction::OutputTrunc {
+                    port: 3,
+                    max_len: 20,
+                },
+                DpAction::PopVlan,
+                DpAction::Flood,
+            ],
+            0,
+        );
+        let ports: Vec<u32> = rec.out.iter().map(|(p, _)| *p).collect();
+        assert_eq!(ports, vec![1, 3, 1, 3]);
+        assert_eq!(rec.out[0].1, frame());
+        assert_eq!(rec.out[1].1.len(), 20);
+        assert_eq!(&rec.out[1].1[12..16], &[0x81, 0, 0, 7]);
+        assert_eq!(rec.out[3].1, frame());
+    }
+
+    #[test]
+    fn controller_truncates_and_names_the_input_port() {
+        let c = |max_len| DpAction::Controller {
+            reason: ControllerReason::Action,
+            max_len,
+            id: 0,
+            table: 4,
+            cookie: 9,
+        };
+        let rec = run(&[c(10), c(u16::MAX)], 0);
+        assert_eq!(rec.pis.len(), 2);
+        assert_eq!(
+            (rec.pis[0].ofport, rec.pis[0].frame.len(), rec.pis[0].table),
+            (2, 10, 4)
+        );
+        assert_eq!(rec.pis[1].frame.len(), 60);
+    }
+
+    #[test]
+    fn ct_drops_and_recirc_is_bounded() {
+        let ct = DpAction::Ct(Box::new(DpCt {
+            zone: 0,
+            commit: false,
+            force: false,
+            nat: None,
+            mark: None,
+            label: None,
+            alg: None,
+        }));
+        let rec = run(
+            &[
+                DpAction::Clone(vec![ct, DpAction::Recirc(1)]),
+                DpAction::Output(1),
+            ],
+            0,
+        );
+        assert_eq!(rec.drops, vec![Drop::CtUnsupported]);
+        assert!(rec.recircs.is_empty());
+        assert_eq!(rec.out.len(), 1);
+        let rec = run(&[DpAction::Recirc(5)], 0);
+        assert_eq!(rec.recircs.len(), 1);
+        let (key, depth) = rec.recircs[0];
+        assert_eq!(
+            (key.recirc_id, key.in_port, key.dl_type, depth),
+            (5, 2, 0x88b5, 1)
+        );
+        let rec = run(&[DpAction::Recirc(5)], MAX_RECIRC_DEPTH);
+        assert_eq!(rec.drops, vec![Drop::RecircDepth]);
+    }
+}

@@ -12,6 +12,9 @@
 //! 3. upcall the misses (rate-limited per input port);
 //! 4. execute each packet's actions; outputs are buffered per port.
 //!
+//! The distinct megaflows a batch hits form a small per-batch table: each is version-checked,
+//! reference-counted and credited once per batch rather than once per packet.
+//!
 //! At the end of the iteration the output buffers are sent (one `send` per port), counters are
 //! published and "busy" is cleared.
 //!
@@ -54,6 +57,8 @@ pub const IDLE_SPIN: Duration = Duration::from_millis(1);
 pub const IDLE_SLEEP: Duration = Duration::from_millis(100);
 /// Sleep between polls when a port has no file descriptor.
 pub const NO_FD_SLEEP: Duration = Duration::from_millis(1);
+/// Shortest time between two sweeps of dead megaflows out of a PMD thread's cache.
+pub const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Local cache counters, published once per iteration.
 #[derive(Debug, Default)]
@@ -66,21 +71,53 @@ struct Counters {
 }
 
 /// The lookup result of one packet of a batch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 enum Verdict {
     /// Dropped before lookup (already counted).
     Dropped,
     /// Not found yet.
     Miss,
-    /// Execute this decision; credit the megaflow if any.
-    Go(Arc<Decision>, Option<Arc<Megaflow>>),
+    /// Execute the decision of this entry of the batch's flow table.
+    Go(usize),
 }
 
-/// A run of consecutive packets with one decision: (decision, megaflow, packets, bytes).
-type Run = (Arc<Decision>, Option<Arc<Megaflow>>, u64, u64);
+/// A decision used by packets of the current batch: each distinct megaflow hit by a batch is
+/// version-checked, reference-counted and credited once per batch, not once per packet.
+#[derive(Debug)]
+struct BatchFlow {
+    decision: Arc<Decision>,
+    flow: Option<Arc<Megaflow>>,
+    packets: u64,
+    bytes: u64,
+}
+
+/// Index of `flow`'s entry in the batch's flow table, adding it (after the version check)
+/// if it is new; `None` when the megaflow's new translation no longer covers it.
+fn batch_index(
+    flows: &mut Vec<BatchFlow>,
+    shared: &Shared,
+    snap: &Snapshot,
+    flow: &Arc<Megaflow>,
+) -> Option<usize> {
+    // Most batches hold one or a few flows: a backward linear scan finds the usual one first.
+    if let Some(i) = flows
+        .iter()
+        .rposition(|b| b.flow.as_ref().is_some_and(|f| Arc::ptr_eq(f, flow)))
+    {
+        return Some(i);
+    }
+    let decision = fresh_decision(shared, snap, flow)?;
+    flows.push(BatchFlow {
+        decision,
+        flow: Some(flow.clone()),
+        packets: 0,
+        bytes: 0,
+    });
+    Some(flows.len() - 1)
+}
 
 /// A PMD thread's own state.
-struct Pmd {
+pub(crate) struct Pmd {
     id: usize,
     shared: Arc<Shared>,
     emc: Emc,
@@ -93,6 +130,10 @@ struct Pmd {
     pkts: Vec<Packet>,
     keys: Vec<FlowKey>,
     verdicts: Vec<Verdict>,
+    flows: Vec<BatchFlow>,
+    /// Lengths of the packets being sent (kept for its allocation).
+    tx_lens: Vec<usize>,
+    last_sweep: Instant,
 }
 
 /// Runs PMD thread `id` until the datapath stops.
@@ -100,25 +141,19 @@ pub(crate) fn run(shared: Arc<Shared>, id: usize, cpu: Option<usize>) {
     if let Some(cpu) = cpu {
         pin(cpu);
     }
-    let batch = shared.cfg.batch;
-    let mut pmd = Pmd {
-        id,
-        emc: Emc::new(shared.cfg.emc_entries),
-        cache: MegaflowCache::new(),
-        buckets: HashMap::new(),
-        drops: LocalDrops::default(),
-        counters: Counters::default(),
-        tx: Vec::new(),
-        pkts: Vec::with_capacity(batch),
-        keys: Vec::with_capacity(batch),
-        verdicts: Vec::with_capacity(batch),
-        shared,
-    };
-    pmd.run();
-    if let Some(p) = pmd.shared.pmds.get(id) {
-        p.busy.store(0, Ordering::SeqCst);
-        p.alive.store(false, Ordering::Release);
+    // Marks the thread gone however it ends (a panic included), so that `set_tables` and
+    // `remove_port` never wait for it.
+    struct Exit(Arc<Shared>, usize);
+    impl std::ops::Drop for Exit {
+        fn drop(&mut self) {
+            if let Some(p) = self.0.pmds.get(self.1) {
+                p.busy.store(0, Ordering::SeqCst);
+                p.alive.store(false, Ordering::Release);
+            }
+        }
     }
+    let _exit = Exit(shared.clone(), id);
+    Pmd::new(shared, id).run();
 }
 
 /// Pins the calling thread to `cpu`.
@@ -139,6 +174,27 @@ fn pin(cpu: usize) {
 }
 
 impl Pmd {
+    /// The state of PMD context `id`.
+    pub(crate) fn new(shared: Arc<Shared>, id: usize) -> Pmd {
+        let batch = shared.cfg.batch;
+        Pmd {
+            id,
+            emc: Emc::new(shared.cfg.emc_entries),
+            cache: MegaflowCache::new(),
+            buckets: HashMap::new(),
+            drops: LocalDrops::default(),
+            counters: Counters::default(),
+            tx: Vec::new(),
+            pkts: Vec::with_capacity(batch),
+            keys: Vec::with_capacity(batch),
+            verdicts: Vec::with_capacity(batch),
+            flows: Vec::with_capacity(batch),
+            tx_lens: Vec::with_capacity(batch),
+            last_sweep: Instant::now(),
+            shared,
+        }
+    }
+
     fn run(&mut self) {
         let mut last_packet = Instant::now();
         while !self.shared.stopping() {
@@ -152,7 +208,7 @@ impl Pmd {
     }
 
     /// One pass over the thread's ports; returns the packets received.
-    fn iteration(&mut self) -> usize {
+    pub(crate) fn iteration(&mut self) -> usize {
         let shared = self.shared.clone();
         let Some(me) = shared.pmds.get(self.id) else {
             return 0;
@@ -162,8 +218,12 @@ impl Pmd {
         fence(Ordering::SeqCst);
         let snap = shared.snapshot.load_full();
         me.busy.store(snap.version, Ordering::SeqCst);
-        if me.sweep.swap(false, Ordering::AcqRel) {
+        // Sweeping walks the whole cache: at most every SWEEP_INTERVAL, however many
+        // megaflows die meanwhile (dead ones are skipped by lookups until then).
+        if me.sweep.load(Ordering::Acquire) && self.last_sweep.elapsed() >= SWEEP_INTERVAL {
+            me.sweep.store(false, Ordering::Release);
             self.cache.sweep();
+            self.last_sweep = Instant::now();
         }
         let ports = shared.ports.load_full();
         let mut got = 0;
@@ -208,8 +268,10 @@ impl Pmd {
         let mut pkts = std::mem::take(&mut self.pkts);
         let mut keys = std::mem::take(&mut self.keys);
         let mut verdicts = std::mem::take(&mut self.verdicts);
+        let mut flows = std::mem::take(&mut self.flows);
         keys.clear();
         verdicts.clear();
+        flows.clear();
         let mut rx_dropped = 0u64;
         // 1-2: keys and cache lookups.
         for p in &pkts {
@@ -225,56 +287,68 @@ impl Pmd {
                 rx_dropped += 1;
                 Verdict::Dropped
             } else {
-                self.lookup(&shared, snap, &key)
+                self.lookup(&shared, snap, &key, &mut flows)
             };
             keys.push(key);
             verdicts.push(verdict);
         }
         // 3: upcalls for the misses.
         let now = Instant::now();
-        for i in 0..verdicts.len() {
-            if !matches!(verdicts.get(i), Some(Verdict::Miss)) {
+        for (verdict, key) in verdicts.iter_mut().zip(keys.iter()) {
+            if !matches!(verdict, Verdict::Miss) {
                 continue;
             }
-            let Some(key) = keys.get(i).copied() else {
-                continue;
-            };
             // An earlier miss of this batch may have installed the megaflow.
-            let verdict = match self.cache.lookup(&key) {
-                Some(flow) => {
-                    fresh_decision(&shared, snap, &flow).map(|d| Verdict::Go(d, Some(flow)))
+            if let Some(flow) = self.cache.lookup(key) {
+                if let Some(i) = batch_index(&mut flows, &shared, snap, flow) {
+                    *verdict = Verdict::Go(i);
+                    continue;
                 }
-                None => None,
-            };
-            let verdict = match verdict {
-                Some(v) => v,
-                None => {
-                    let rate = shared.cfg.upcall_rate_per_port;
-                    let bucket = self.buckets.entry(entry.ofport).or_insert_with(|| {
-                        TokenBucket::new(rate, upcall_burst(rate, shared.cfg.batch))
-                    });
-                    if bucket.take(now) {
-                        self.counters.upcalls += 1;
-                        let (d, flow) = upcall(&shared, snap, &mut self.cache, &key);
-                        if let Some(f) = &flow {
-                            self.emc.maybe_insert(&key, Emc::hash(&key), f);
-                        }
-                        Verdict::Go(d, flow)
-                    } else {
-                        self.counters.upcalls_shed += 1;
-                        self.drops.add(Drop::UpcallShed, 1);
-                        rx_dropped += 1;
-                        Verdict::Dropped
-                    }
+            }
+            let rate = shared.cfg.upcall_rate_per_port;
+            let bucket = self
+                .buckets
+                .entry(entry.ofport)
+                .or_insert_with(|| TokenBucket::new(rate, upcall_burst(rate, shared.cfg.batch)));
+            if !bucket.take(now) {
+                self.counters.upcalls_shed += 1;
+                self.drops.add(Drop::UpcallShed, 1);
+                rx_dropped += 1;
+                *verdict = Verdict::Dropped;
+                continue;
+            }
+            self.counters.upcalls += 1;
+            let (decision, flow) = upcall(&shared, snap, &mut self.cache, key);
+            if let Some(f) = &flow {
+                self.emc.maybe_insert(key, Emc::hash(key), f);
+            }
+            flows.push(BatchFlow {
+                decision,
+                flow,
+                packets: 0,
+                bytes: 0,
+            });
+            *verdict = Verdict::Go(flows.len() - 1);
+        }
+        // 4: credit each flow of the batch once, then execute.
+        for (verdict, pkt) in verdicts.iter().zip(pkts.iter()) {
+            if let Verdict::Go(i) = verdict {
+                if let Some(bf) = flows.get_mut(*i) {
+                    bf.packets += 1;
+                    bf.bytes += pkt.len() as u64;
                 }
-            };
-            if let Some(v) = verdicts.get_mut(i) {
-                *v = verdict;
             }
         }
-        // 4: execution, crediting runs of packets with the same decision at once.
         let now_ms = now_ms();
-        let mut run: Option<Run> = None;
+        for bf in &flows {
+            credit(
+                &bf.decision,
+                bf.flow.as_deref(),
+                bf.packets,
+                bf.bytes,
+                now_ms,
+            );
+        }
         let mut env = PmdEnv {
             pmd: self,
             shared: &shared,
@@ -284,22 +358,12 @@ impl Pmd {
             rx_dropped: 0,
         };
         for ((pkt, verdict), key) in pkts.drain(..).zip(verdicts.iter()).zip(keys.iter()) {
-            let Verdict::Go(d, flow) = verdict else {
+            let Verdict::Go(i) = *verdict else {
                 continue;
             };
-            let len = pkt.len() as u64;
-            match &mut run {
-                Some((rd, _, n, b)) if Arc::ptr_eq(rd, d) => {
-                    *n += 1;
-                    *b += len;
-                }
-                _ => {
-                    if let Some((rd, rf, n, b)) = run.take() {
-                        credit(&rd, rf.as_deref(), n, b, now_ms);
-                    }
-                    run = Some((d.clone(), flow.clone(), 1, len));
-                }
-            }
+            let Some(d) = flows.get(i).map(|bf| &bf.decision) else {
+                continue;
+            };
             if let Some(reason) = d.drop {
                 env.drop(reason);
                 continue;
@@ -308,34 +372,40 @@ impl Pmd {
             execute(&mut env, pkt, &mut meta, &d.actions, 0);
         }
         rx_dropped += env.rx_dropped;
-        if let Some((rd, rf, n, b)) = run.take() {
-            credit(&rd, rf.as_deref(), n, b, now_ms);
-        }
         PortCounters::add(&entry.stats.rx_dropped, rx_dropped);
         verdicts.clear();
+        flows.clear();
         self.pkts = pkts;
         self.keys = keys;
         self.verdicts = verdicts;
+        self.flows = flows;
     }
 
     /// Looks `key` up in the caches; a stale hit is re-translated.
     #[inline]
-    fn lookup(&mut self, shared: &Shared, snap: &Snapshot, key: &FlowKey) -> Verdict {
+    fn lookup(
+        &mut self,
+        shared: &Shared,
+        snap: &Snapshot,
+        key: &FlowKey,
+        flows: &mut Vec<BatchFlow>,
+    ) -> Verdict {
         let hash = if self.emc.enabled() {
             Emc::hash(key)
         } else {
             0
         };
-        if let Some(flow) = self.emc.lookup(key, hash).cloned() {
-            if let Some(d) = fresh_decision(shared, snap, &flow) {
+        if let Some(flow) = self.emc.lookup(key, hash) {
+            if let Some(i) = batch_index(flows, shared, snap, flow) {
                 self.counters.emc_hits += 1;
-                return Verdict::Go(d, Some(flow));
+                return Verdict::Go(i);
             }
         } else if let Some(flow) = self.cache.lookup(key) {
-            if let Some(d) = fresh_decision(shared, snap, &flow) {
+            if let Some(i) = batch_index(flows, shared, snap, flow) {
                 self.counters.megaflow_hits += 1;
+                let flow = flow.clone();
                 self.emc.maybe_insert(key, hash, &flow);
-                return Verdict::Go(d, Some(flow));
+                return Verdict::Go(i);
             }
         }
         self.counters.misses += 1;
@@ -354,7 +424,9 @@ impl Pmd {
                 continue;
             };
             let total = pkts.len();
-            let lens: Vec<usize> = pkts.iter().map(Packet::len).collect();
+            let lens = &mut self.tx_lens;
+            lens.clear();
+            lens.extend(pkts.iter().map(Packet::len));
             let res = lock(&entry.port).send(pkts);
             pkts.clear();
             let st = &entry.stats;
@@ -472,11 +544,11 @@ impl Env for PmdEnv<'_> {
     }
 
     fn recirc(&mut self, pkt: Packet, key: FlowKey, depth: usize) {
-        let (d, flow) = match self.pmd.cache.lookup(&key) {
-            Some(flow) => match fresh_decision(self.shared, self.snap, &flow) {
-                Some(d) => (d, Some(flow)),
-                None => upcall(self.shared, self.snap, &mut self.pmd.cache, &key),
-            },
+        let hit = self.pmd.cache.lookup(&key).cloned();
+        let fresh =
+            hit.and_then(|f| fresh_decision(self.shared, self.snap, &f).map(|d| (d, Some(f))));
+        let (d, flow) = match fresh {
+            Some(found) => found,
             None => upcall(self.shared, self.snap, &mut self.pmd.cache, &key),
         };
         credit(&d, flow.as_deref(), 1, pkt.len() as u64, now_ms());

@@ -484,3 +484,228 @@ pub fn pop_vlan(pkt: &mut Packet) {
         pkt.set_start(new_start);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowtable::wire::ipv6::{Ipv6, Ipv6Header};
+    use flowtable::wire::{arp, icmpv6, ipv4::Ipv4Header, udp::Udp};
+    use proptest::prelude::*;
+
+    fn udp6(src: [u8; 16], dst: [u8; 16]) -> Vec<u8> {
+        let mut f = Vec::new();
+        ethernet::emit(&mut f, [2; 6], [4; 6], ethertype::IPV6);
+        let h = Ipv6Header {
+            src,
+            dst,
+            next_header: proto::UDP,
+            hop_limit: 9,
+            traffic_class: 0x21,
+            flow_label: 7,
+        };
+        let payload = [1u8; 10];
+        let _ = h.emit(&mut f, 8 + payload.len());
+        let pseudo = h.pseudo_header_sum(proto::UDP, 8 + payload.len());
+        let _ = flowtable::wire::udp::emit(&mut f, 1, 2, &payload, Some(pseudo));
+        f
+    }
+
+    fn ipv6_of(frame: &[u8]) -> Ipv6<'_> {
+        let eth = ethernet::Ethernet::parse(frame).unwrap_or_else(|e| panic!("{e}"));
+        Ipv6::parse(eth.payload()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn ipv6_rewrites_keep_the_udp_checksum() {
+        let mut p = Packet::from_slice(&udp6([1; 16], [2; 16]));
+        let mut meta = FlowKey::zero();
+        let new = u128::from_be_bytes([9; 16]);
+        set_field(&mut p, &mut meta, Field::Ipv6Dst, new, u128::MAX);
+        set_field(&mut p, &mut meta, Field::Ipv6Label, 0xabcde, 0xfffff);
+        set_field(&mut p, &mut meta, Field::NwTtl, 3, 0xff);
+        // nw_ecn writes the low two bits only; nw_tos the upper six.
+        set_field(&mut p, &mut meta, Field::NwEcn, 2, 3);
+        set_field(&mut p, &mut meta, Field::NwTos, 0x80, 0xfc);
+        let ip = ipv6_of(p.data());
+        assert_eq!(ip.dst(), [9; 16]);
+        assert_eq!(
+            (ip.flow_label(), ip.hop_limit(), ip.traffic_class()),
+            (0xabcde, 3, 0x82)
+        );
+        let udp = Udp::parse(ip.payload()).unwrap_or_else(|e| panic!("{e}"));
+        let pseudo = ip.pseudo_header_sum(proto::UDP, ip.payload().len());
+        assert!(udp.verify_checksum(pseudo));
+    }
+
+    #[test]
+    fn icmpv6_type_and_nd_target_keep_the_checksum() {
+        let (src, dst) = ([0xfe; 16], [0xff; 16]);
+        let mut f = Vec::new();
+        ethernet::emit(&mut f, [2; 6], [4; 6], ethertype::IPV6);
+        let body = icmpv6::nd_body([5; 16], Some((1, [7; 6])));
+        let h = Ipv6Header {
+            src,
+            dst,
+            next_header: proto::ICMPV6,
+            hop_limit: 255,
+            traffic_class: 0,
+            flow_label: 0,
+        };
+        let len = 8 + body.len();
+        let _ = h.emit(&mut f, len);
+        icmpv6::emit(
+            &mut f,
+            135,
+            0,
+            [0; 4],
+            &body,
+            h.pseudo_header_sum(proto::ICMPV6, len),
+        );
+        let mut p = Packet::from_slice(&f);
+        let mut meta = FlowKey::zero();
+        set_field(
+            &mut p,
+            &mut meta,
+            Field::NdTarget,
+            u128::from_be_bytes([6; 16]),
+            u128::MAX,
+        );
+        set_field(
+            &mut p,
+            &mut meta,
+            Field::NdSll,
+            0x0102_0304_0506,
+            0xffff_ffff_ffff,
+        );
+        set_field(&mut p, &mut meta, Field::Icmpv6Code, 0, 0xff);
+        let ip = ipv6_of(p.data());
+        let msg = icmpv6::Icmpv6::parse(ip.payload()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(msg.verify_checksum(ip.pseudo_header_sum(proto::ICMPV6, ip.payload().len())));
+        let nd = msg.nd().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(nd.target, [6; 16]);
+        assert_eq!(nd.sll, [1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn arp_fields_and_vlan_tci() {
+        let mut f = Vec::new();
+        ethernet::emit(&mut f, [0xff; 6], [4; 6], ethertype::ARP);
+        arp::emit(&mut f, 1, [4; 6], 0x0a00_0001, [0; 6], 0x0a00_0002);
+        let mut f2 = f.clone();
+        vlan::push(&mut f2, 0x8100, 0x2005).unwrap_or_else(|e| panic!("{e}"));
+        let mut p = Packet::from_slice(&f2);
+        let mut meta = FlowKey::zero();
+        set_field(&mut p, &mut meta, Field::ArpTpa, 0x0a00_0063, 0xffff_ffff);
+        set_field(&mut p, &mut meta, Field::ArpOp, 2, 0xffff);
+        set_field(
+            &mut p,
+            &mut meta,
+            Field::ArpTha,
+            0x0a0b_0c0d_0e0f,
+            0xffff_ffff_ffff,
+        );
+        // vid 5 → 9, pcp 1 kept.
+        set_field(&mut p, &mut meta, Field::VlanTci, 9, 0x0fff);
+        let a = arp::Arp::parse(&p.data()[18..]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (a.tpa(), a.op(), a.tha()),
+            (0x0a00_0063, 2, [10, 11, 12, 13, 14, 15])
+        );
+        assert_eq!(&p.data()[14..16], &0x2009u16.to_be_bytes());
+        pop_vlan(&mut p);
+        assert_eq!(vlan_tags(p.data()), 0);
+        assert!(push_vlan(&mut p, 0x88a8, 3));
+        assert_eq!(&p.data()[12..16], &[0x88, 0xa8, 0, 3]);
+        assert_eq!(l3_len(p.data()), f.len() - 14);
+    }
+
+    #[test]
+    fn metadata_fields_go_to_the_key() {
+        let mut p = Packet::from_slice(&[0; 60]);
+        let mut meta = FlowKey::zero();
+        set_field(&mut p, &mut meta, Field::PktMark, 0x55, 0xff);
+        set_field(
+            &mut p,
+            &mut meta,
+            Field::TunId,
+            0x1234,
+            u128::from(u64::MAX),
+        );
+        assert_eq!((meta.pkt_mark, meta.tun_id), (0x55, 0x1234));
+        assert_eq!(p.data(), &[0; 60]);
+    }
+
+    #[test]
+    fn later_fragment_ports_are_left_alone() {
+        let mut f = Vec::new();
+        ethernet::emit(&mut f, [2; 6], [4; 6], ethertype::IPV4);
+        let ip = Ipv4Header {
+            src: 1,
+            dst: 2,
+            protocol: proto::UDP,
+            frag_word: 100,
+            ..Ipv4Header::default()
+        };
+        let _ = ip.emit(&mut f, 16);
+        f.extend_from_slice(&[7; 16]);
+        let mut p = Packet::from_slice(&f);
+        set_field(&mut p, &mut FlowKey::zero(), Field::TpDst, 99, 0xffff);
+        assert_eq!(p.data(), &f[..]);
+    }
+
+    const FIELDS: [Field; 22] = [
+        Field::DlDst,
+        Field::DlSrc,
+        Field::VlanTci,
+        Field::NwSrc,
+        Field::NwDst,
+        Field::ArpSpa,
+        Field::ArpTpa,
+        Field::Ipv6Src,
+        Field::Ipv6Dst,
+        Field::Ipv6Label,
+        Field::NwTos,
+        Field::NwEcn,
+        Field::NwTtl,
+        Field::ArpOp,
+        Field::ArpSha,
+        Field::ArpTha,
+        Field::TpSrc,
+        Field::TpDst,
+        Field::IcmpType,
+        Field::Icmpv6Code,
+        Field::NdTarget,
+        Field::NdTll,
+    ];
+
+    proptest! {
+        /// Any write on any frame: no panic, and nothing but the frame changes length.
+        #[test]
+        fn rewrites_never_panic(
+            frame in prop::collection::vec(any::<u8>(), 0..200),
+            head in prop::sample::select(vec![
+                vec![], vec![0x08, 0x00, 0x45], vec![0x86, 0xdd, 0x60], vec![0x08, 0x06, 0, 1],
+                vec![0x81, 0x00, 0, 5, 0x08, 0x00, 0x45],
+            ]),
+            writes in prop::collection::vec((0..FIELDS.len(), any::<u128>(), any::<u128>()), 1..6),
+            vlan in any::<Option<u16>>(),
+        ) {
+            let mut frame = frame;
+            if frame.len() >= 12 + head.len() {
+                frame[12..12 + head.len()].copy_from_slice(&head);
+            }
+            let mut p = Packet::from_slice(&frame);
+            let mut meta = FlowKey::zero();
+            for (f, v, m) in writes {
+                set_field(&mut p, &mut meta, FIELDS[f], v, m);
+            }
+            prop_assert_eq!(p.len(), frame.len());
+            if let Some(tci) = vlan {
+                let pushed = push_vlan(&mut p, 0x8100, tci);
+                prop_assert_eq!(pushed, frame.len() >= ETH_LEN);
+                pop_vlan(&mut p);
+            }
+            prop_assert_eq!(p.len(), frame.len());
+        }
+    }
+}

@@ -74,7 +74,7 @@ impl Emc {
         }
         for i in self.slots_of(hash) {
             if let Some(Some(e)) = self.slots.get(i) {
-                if e.key == *key && !e.flow.is_dead() {
+                if e.key.words() == key.words() && !e.flow.is_dead() {
                     return Some(&e.flow);
                 }
             }
@@ -106,7 +106,7 @@ impl Emc {
         let pick = [a, b]
             .into_iter()
             .find(|&i| match self.slots.get(i) {
-                Some(Some(e)) => e.key == *key || e.flow.is_dead(),
+                Some(Some(e)) => e.key.words() == key.words() || e.flow.is_dead(),
                 Some(None) => true,
                 None => false,
             })

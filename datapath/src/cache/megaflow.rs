@@ -11,6 +11,7 @@
 //! Cost: a hit costs one hash of the masked key words and one key comparison per subtable
 //! tried; a miss tries every subtable.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -50,7 +51,9 @@ pub struct Subtable {
     words: Vec<usize>,
     map: HashIndex,
     len: usize,
-    hits: u64,
+    /// Hits since the last re-sort (a `Cell`: lookups take `&self`; the cache belongs to one
+    /// thread).
+    hits: Cell<u64>,
 }
 
 impl Subtable {
@@ -67,17 +70,25 @@ impl Subtable {
             words,
             map: HashIndex::default(),
             len: 0,
-            hits: 0,
+            hits: Cell::new(0),
         }
     }
 
     #[inline]
     fn lookup(&self, key: &FlowKey) -> Option<&Arc<Megaflow>> {
         let h = hash_masked(key, &self.mask, &self.words);
-        self.map
-            .get(&h)?
-            .iter()
-            .find(|f| !f.is_dead() && f.matches(key))
+        let (k, m) = (key.words(), self.mask.words());
+        // Only the mask's nonzero words can differ under it.
+        let same = |f: &Megaflow| {
+            let fk = f.key.words();
+            self.words
+                .iter()
+                .all(|&i| match (k.get(i), fk.get(i), m.get(i)) {
+                    (Some(a), Some(b), Some(m)) => (a ^ b) & m == 0,
+                    _ => false,
+                })
+        };
+        self.map.get(&h)?.iter().find(|f| !f.is_dead() && same(f))
     }
 }
 
@@ -96,18 +107,16 @@ impl MegaflowCache {
 
     /// The live megaflow that contains `key`.
     #[inline]
-    pub fn lookup(&mut self, key: &FlowKey) -> Option<Arc<Megaflow>> {
+    pub fn lookup(&mut self, key: &FlowKey) -> Option<&Arc<Megaflow>> {
         self.lookups += 1;
         if self.lookups.is_multiple_of(RESORT_LOOKUPS) {
             self.resort();
         }
-        for st in &mut self.subtables {
-            if let Some(f) = st.lookup(key).cloned() {
-                st.hits += 1;
-                return Some(f);
-            }
-        }
-        None
+        self.subtables.iter().find_map(|st| {
+            let f = st.lookup(key)?;
+            st.hits.set(st.hits.get() + 1);
+            Some(f)
+        })
     }
 
     /// Adds a megaflow.
@@ -144,9 +153,10 @@ impl MegaflowCache {
 
     /// Orders subtables by hits since the last sort, most first, and restarts the counts.
     pub fn resort(&mut self) {
-        self.subtables.sort_by_key(|s| std::cmp::Reverse(s.hits));
+        self.subtables
+            .sort_by_key(|s| std::cmp::Reverse(s.hits.get()));
         for st in &mut self.subtables {
-            st.hits = 0;
+            st.hits.set(0);
         }
     }
 

@@ -5,13 +5,16 @@
 //! The socket sees frames in both directions; copies of frames sent out of the interface
 //! (`PACKET_OUTGOING`) are skipped, so the port never receives what it (or the host) sent.
 //!
+//! The socket also receives the TCP super-frames of senders with segmentation offload; they
+//! are cut into MTU-sized segments (see [`super::afxdp::xdp::gso`]).
+//!
 //! Options: `csum-repair` (`true`/`false`, default `true`): complete partial TCP/UDP checksums
 //! on receive, as for `afxdp` (see docs/DATAPATH-PORTS.md).
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::afxdp::xdp::csum::{self, Repair};
+use super::afxdp::xdp::ingress::{Ingress, IngressStats};
 use super::afxdp::xdp::{netdev, options::Options};
 use super::{Port, PortError, PortKind};
 use crate::packet::Packet;
@@ -27,7 +30,7 @@ pub struct AfpacketPort {
     mtu: usize,
     mac: Option<[u8; 6]>,
     csum_repair: bool,
-    csum_repaired: u64,
+    ingress: Ingress,
     buf: Vec<u8>,
 }
 
@@ -65,14 +68,14 @@ impl AfpacketPort {
             mtu,
             mac,
             csum_repair,
-            csum_repaired: 0,
+            ingress: Ingress::new(mtu, csum_repair),
             buf: vec![0; MAX_FRAME],
         })
     }
 
-    /// Frames whose partial TCP/UDP checksum was completed on receive.
-    pub fn csum_repaired(&self) -> u64 {
-        self.csum_repaired
+    /// Checksums repaired, super-frames segmented, oversized frames dropped.
+    pub fn stats(&self) -> IngressStats {
+        self.ingress.stats()
     }
 
     fn io_error(&self, op: &'static str, source: std::io::Error) -> PortError {
@@ -99,7 +102,8 @@ impl Port for AfpacketPort {
     }
 
     fn recv(&mut self, out: &mut Vec<Packet>, max: usize) -> Result<usize, PortError> {
-        let mut n = 0;
+        let limit = out.len() + max;
+        let mut n = self.ingress.drain_pending(out, max);
         while n < max {
             match netdev::packet_recv(self.fd.as_raw_fd(), &mut self.buf) {
                 Ok(Some((_, true))) => continue,
@@ -108,11 +112,7 @@ impl Port for AfpacketPort {
                     let Some(frame) = self.buf.get_mut(..len) else {
                         continue;
                     };
-                    if self.csum_repair && csum::repair(frame) == Repair::Repaired {
-                        self.csum_repaired += 1;
-                    }
-                    out.push(Packet::from_slice(frame));
-                    n += 1;
+                    n += self.ingress.accept(frame, out, limit);
                 }
                 Ok(None) => break,
                 Err(e) => return Err(self.io_error("receiving", e)),

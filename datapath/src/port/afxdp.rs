@@ -30,7 +30,7 @@ use std::io;
 use std::os::fd::RawFd;
 
 use self::xdp::bpf::{RedirectProgram, XskMap};
-use self::xdp::csum::{self, Repair};
+use self::xdp::ingress::Ingress;
 use self::xdp::netdev;
 use self::xdp::netlink::{Netlink, XdpMode};
 use self::xdp::options::Options;
@@ -58,26 +58,51 @@ const XDP_HEADROOM: usize = 256;
 pub struct AfxdpStats {
     /// Frames whose partial TCP/UDP checksum was completed on receive.
     pub csum_repaired: u64,
+    /// TCP super-frames (skb mode, senders with TSO) cut into MTU-sized segments.
+    pub segmented: u64,
+    /// Frames too long for the MTU that could not be segmented, dropped.
+    pub oversized_dropped: u64,
     /// The kernel's counters for the socket.
     pub xsk: XskStats,
+}
+
+/// The XDP program attached to an interface; detached on drop if it is still the one
+/// attached (a netlink attachment outlives its file descriptor).
+#[derive(Debug)]
+struct Attachment {
+    iface: String,
+    ifindex: u32,
+    mode: XdpMode,
+    prog: RedirectProgram,
+    netlink: Netlink,
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        if let Err(e) = self
+            .netlink
+            .detach_if_ours(self.ifindex, self.prog.fd(), self.mode)
+        {
+            tracing::warn!(iface = %self.iface, error = %e, "detaching the XDP program failed");
+        }
+    }
 }
 
 /// An AF_XDP port on one queue of one interface.
 #[derive(Debug)]
 pub struct AfxdpPort {
     name: String,
-    ifindex: u32,
     queue: u32,
-    mode: XdpMode,
-    csum_repair: bool,
-    csum_repaired: u64,
     mtu: usize,
     mac: Option<[u8; 6]>,
     cfg: XskConfig,
+    ingress: Ingress,
+    csum_repair: bool,
+    // Drop order: the socket leaves the map (in `drop`), the program is detached, then the
+    // socket and the map are closed.
+    attachment: Attachment,
     xsk: Xsk,
     map: XskMap,
-    prog: RedirectProgram,
-    netlink: Netlink,
 }
 
 /// Which modes to try, in order, for an `xdp-mode` value.
@@ -114,13 +139,14 @@ impl AfxdpPort {
             }
         };
         let ifindex = netdev::ifindex(iface).map_err(io_err("finding the interface"))?;
-        let cfg = XskConfig {
+        let mut cfg = XskConfig {
             ifindex,
             queue: opts.number("queue", 0)?,
             rx_ring: opts.number("rx-ring", 2048)?,
             tx_ring: opts.number("tx-ring", 2048)?,
             frame_size: opts.number("frame-size", 4096)?,
             need_wakeup: opts.flag("need-wakeup", true)?,
+            multi_buffer: false,
         };
         let csum_repair = opts.flag("csum-repair", true)?;
         let mtu = netdev::mtu(iface).map_err(io_err("reading the MTU"))?;
@@ -138,19 +164,28 @@ impl AfxdpPort {
             .checked_add(1)
             .ok_or_else(|| opts.bad("queue", "too large"))?;
         let map = XskMap::create(max_queue).map_err(io_err("creating the XSKMAP"))?;
-        let prog = RedirectProgram::load(&map).map_err(io_err("loading the XDP program"))?;
         let netlink = Netlink::open().map_err(io_err("opening netlink"))?;
-        let xsk = Xsk::open(&cfg).map_err(|e| match e.kind() {
-            io::ErrorKind::InvalidInput => opts.bad("rx-ring/tx-ring/frame-size", e.to_string()),
-            _ => io_err("creating the AF_XDP socket")(e),
-        })?;
 
+        // In skb mode a sender's TSO super-frame reaches the program whole: a frags-aware
+        // program and a multi-buffer socket receive it (to be segmented) instead of dropping
+        // it. Native mode on veth turns the peer's segmentation offload off, so it needs
+        // neither.
         let mut attached = None;
         let mut last_err = None;
         for &mode in try_modes {
+            let frags = mode == XdpMode::Skb;
+            let prog = RedirectProgram::load(&map, frags)
+                .or_else(|e| {
+                    if frags {
+                        RedirectProgram::load(&map, false)
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(io_err("loading the XDP program"))?;
             match netlink.attach(ifindex, prog.fd(), mode) {
                 Ok(()) => {
-                    attached = Some(mode);
+                    attached = Some((mode, prog));
                     break;
                 }
                 Err(e) => {
@@ -159,42 +194,63 @@ impl AfxdpPort {
                 }
             }
         }
-        let Some(mode) = attached else {
+        let Some((mode, prog)) = attached else {
             let source = last_err.unwrap_or_else(|| io::Error::other("no XDP mode to try"));
             return Err(io_err("attaching the XDP program")(source));
         };
-        let port = AfxdpPort {
-            name: iface.to_string(),
+        let attachment = Attachment {
+            iface: iface.to_string(),
             ifindex,
-            queue: cfg.queue,
             mode,
-            csum_repair,
-            csum_repaired: 0,
-            mtu,
-            mac,
-            cfg,
-            xsk,
-            map,
             prog,
             netlink,
         };
-        // From here on, Drop detaches the program if inserting the socket fails.
-        port.map
-            .insert(port.queue, port.xsk.fd())
+
+        cfg.multi_buffer = mode == XdpMode::Skb;
+        let bad_rings = |e: io::Error| match e.kind() {
+            io::ErrorKind::InvalidInput => opts.bad("rx-ring/tx-ring/frame-size", e.to_string()),
+            _ => io_err("creating the AF_XDP socket")(e),
+        };
+        let xsk = match Xsk::open(&cfg) {
+            // Kernels before 6.6 know no multi-buffer sockets: super-frames are then dropped
+            // by the kernel, as the documentation says.
+            Err(e) if cfg.multi_buffer && e.kind() != io::ErrorKind::InvalidInput => {
+                tracing::info!(iface, error = %e, "multi-buffer AF_XDP unavailable");
+                cfg.multi_buffer = false;
+                Xsk::open(&cfg).map_err(bad_rings)?
+            }
+            other => other.map_err(bad_rings)?,
+        };
+        map.insert(cfg.queue, xsk.fd())
             .map_err(io_err("inserting the socket in the XSKMAP"))?;
+        let port = AfxdpPort {
+            name: iface.to_string(),
+            queue: cfg.queue,
+            mtu,
+            mac,
+            cfg,
+            ingress: Ingress::new(mtu, csum_repair),
+            csum_repair,
+            attachment,
+            xsk,
+            map,
+        };
         tracing::info!(iface, mode = %port.describe(), "afxdp port open");
         Ok(port)
     }
 
     /// The XDP mode the program was attached in.
     pub fn xdp_mode(&self) -> XdpMode {
-        self.mode
+        self.attachment.mode
     }
 
     /// The port's own counters and the kernel's socket counters.
     pub fn stats(&self) -> AfxdpStats {
+        let ingress = self.ingress.stats();
         AfxdpStats {
-            csum_repaired: self.csum_repaired,
+            csum_repaired: ingress.csum_repaired,
+            segmented: ingress.segmented,
+            oversized_dropped: ingress.oversized_dropped,
             xsk: self.xsk.stats(),
         }
     }
@@ -210,15 +266,13 @@ impl Port for AfxdpPort {
     }
 
     fn recv(&mut self, out: &mut Vec<Packet>, max: usize) -> Result<usize, PortError> {
-        let repair = self.csum_repair;
-        let mut repaired = 0u64;
-        let n = self.xsk.recv(max, |frame| {
-            if repair && csum::repair(frame) == Repair::Repaired {
-                repaired += 1;
-            }
-            out.push(Packet::from_slice(frame));
-        });
-        self.csum_repaired += repaired;
+        let limit = out.len() + max;
+        let mut n = self.ingress.drain_pending(out, max);
+        if n < max {
+            let ingress = &mut self.ingress;
+            self.xsk
+                .recv(max - n, |frame| n += ingress.accept(frame, out, limit));
+        }
         Ok(n)
     }
 
@@ -251,8 +305,8 @@ impl Port for AfxdpPort {
 
     fn describe(&self) -> String {
         format!(
-            "afxdp {}, queue {}, {}{}, rx-ring {}, tx-ring {}, frame-size {}{}",
-            self.mode.name(),
+            "afxdp {}, queue {}, {}{}{}, rx-ring {}, tx-ring {}, frame-size {}{}",
+            self.attachment.mode.name(),
             self.queue,
             if self.xsk.zero_copy() {
                 "zero-copy"
@@ -261,6 +315,11 @@ impl Port for AfxdpPort {
             },
             if self.cfg.need_wakeup {
                 ", need_wakeup"
+            } else {
+                ""
+            },
+            if self.cfg.multi_buffer {
+                ", multi-buffer"
             } else {
                 ""
             },
@@ -278,15 +337,9 @@ impl Port for AfxdpPort {
 
 impl Drop for AfxdpPort {
     fn drop(&mut self) {
-        // The socket, map and program are closed by their own Drop after this; the program
-        // must be detached explicitly because a netlink attachment outlives its descriptor.
+        // Then the fields drop: the program is detached (Attachment), and the socket, map
+        // and UMEM are closed and unmapped.
         let _ = self.map.remove(self.queue);
-        if let Err(e) = self
-            .netlink
-            .detach_if_ours(self.ifindex, self.prog.fd(), self.mode)
-        {
-            tracing::warn!(iface = %self.name, error = %e, "detaching the XDP program failed");
-        }
     }
 }
 

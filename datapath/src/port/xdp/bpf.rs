@@ -25,6 +25,7 @@ const BPF_PROG_TYPE_XDP: u32 = 6;
 const BPF_FUNC_REDIRECT_MAP: i32 = 51;
 const BPF_PSEUDO_MAP_FD: u8 = 1;
 const XDP_PASS: i32 = 2;
+const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
 /// Offset of `rx_queue_index` in `struct xdp_md`.
 const XDP_MD_RX_QUEUE_INDEX: i16 = 16;
 
@@ -194,8 +195,10 @@ pub struct RedirectProgram {
 }
 
 impl RedirectProgram {
-    /// Loads the program for `map`.
-    pub fn load(map: &XskMap) -> io::Result<RedirectProgram> {
+    /// Loads the program for `map`. With `frags`, the program declares that it handles
+    /// multi-buffer frames (`BPF_F_XDP_HAS_FRAGS`: it reads only `rx_queue_index`), which lets
+    /// generic XDP pass frames larger than a page to a socket bound with `XDP_USE_SG`.
+    pub fn load(map: &XskMap, frags: bool) -> io::Result<RedirectProgram> {
         let map_fd = map.fd.as_raw_fd();
         let insns = [
             // BPF_LDX | BPF_MEM | BPF_W
@@ -219,6 +222,7 @@ impl RedirectProgram {
                 insns: insns.as_ptr() as u64,
                 license: license.as_ptr() as u64,
                 prog_name: object_name("xsk_redirect"),
+                prog_flags: if frags { BPF_F_XDP_HAS_FRAGS } else { 0 },
                 ..ProgLoadAttr::default()
             };
             if !log.is_empty() {

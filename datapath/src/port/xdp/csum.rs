@@ -18,12 +18,13 @@
 
 use flowtable::wire::checksum;
 
-/// What [`repair`] did to a frame.
+/// What [`repair`] found in a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Repair {
     /// Not TCP or UDP over IPv4/IPv6, truncated, fragmented or with a UDP checksum of zero.
     NotApplicable,
-    /// The checksum was not partial; the frame is unchanged.
+    /// The checksum was not partial; the frame is unchanged (its checksum may still be wrong:
+    /// a corrupted frame is left for the receiver to reject).
     Complete,
     /// The checksum was partial and has been completed.
     Repaired,
@@ -111,7 +112,13 @@ fn repair_inner(frame: &mut [u8]) -> Option<Repair> {
     segment
         .get_mut(field..field + 2)?
         .copy_from_slice(&full.to_be_bytes());
-    Some(Repair::Repaired)
+    // A complete checksum can equal the pseudo-header sum by chance (1 in 65536): it was
+    // right, is rewritten with the same value, and does not count as a repair.
+    Some(if full == check {
+        Repair::Complete
+    } else {
+        Repair::Repaired
+    })
 }
 
 #[cfg(test)]
@@ -173,6 +180,24 @@ mod tests {
                 assert_eq!(repair(&mut f), Repair::Complete);
             }
         }
+    }
+
+    #[test]
+    fn a_complete_checksum_equal_to_the_pseudo_header_sum_is_not_a_repair() {
+        // Search payloads until the complete checksum equals the folded pseudo-header sum.
+        let pseudo = checksum::pseudo_header_v4(0x0a00_0001, 0x0a00_0002, PROTO_UDP, 8 + 2);
+        let mut f = v4_frame(PROTO_UDP, 2);
+        let found = (0..=u16::MAX).find(|&v| {
+            f[42..44].copy_from_slice(&v.to_be_bytes());
+            f[40..42].copy_from_slice(&[0, 0]);
+            let c = checksum::finish(checksum::sum(&f[34..], pseudo));
+            f[40..42].copy_from_slice(&c.to_be_bytes());
+            c == checksum::fold(pseudo)
+        });
+        assert!(found.is_some());
+        let before = f.clone();
+        assert_eq!(repair(&mut f), Repair::Complete);
+        assert_eq!(f, before);
     }
 
     #[test]

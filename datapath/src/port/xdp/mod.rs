@@ -8,6 +8,8 @@
 //!   `IFLA_XDP`), in native (driver) or skb (generic) mode.
 //! * [`xsk`]: the AF_XDP socket itself: UMEM, the four rings, need-wakeup.
 //! * [`csum`]: repair of TCP/UDP checksums left partial by a sender's checksum offload.
+//! * [`gso`]: software segmentation of TCP super-frames from senders with TSO.
+//! * [`ingress`]: the fix-ups of a received frame (repair, segmentation, batch limit).
 //! * [`options`]: the ports' `options` maps, checked and parsed.
 //!
 //! Why not the `afxdp` crate: see docs/DATAPATH-PORTS.md ("Implementation choice"). In short,
@@ -16,6 +18,8 @@
 
 pub mod bpf;
 pub mod csum;
+pub mod gso;
+pub mod ingress;
 pub mod netdev;
 pub mod netlink;
 pub mod options;

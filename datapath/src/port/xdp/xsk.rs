@@ -23,12 +23,16 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use super::{abi, cvt, socklen};
 
 /// How many `sendto` kicks one [`Xsk::send`] may issue: the kernel's copy-mode transmit
 /// handles at most 32 descriptors per kick, so this covers a 64-frame batch with margin.
 const MAX_TX_KICKS: usize = 8;
+
+/// How long binding retries while the queue is still held by a socket being released.
+const BIND_BUSY_WAIT: Duration = Duration::from_secs(2);
 
 /// Configuration of one socket.
 #[derive(Clone, Copy, Debug)]
@@ -45,6 +49,9 @@ pub struct XskConfig {
     pub frame_size: u32,
     /// Bind with `XDP_USE_NEED_WAKEUP`: the kernel says when a kick is needed.
     pub need_wakeup: bool,
+    /// Bind with `XDP_USE_SG`: frames longer than a UMEM frame arrive in several
+    /// descriptors instead of being dropped (needs a frags-aware program, Linux 6.6+).
+    pub multi_buffer: bool,
 }
 
 /// An anonymous or ring mapping, unmapped on drop.
@@ -240,6 +247,8 @@ pub struct Xsk {
     frame_size: u32,
     need_wakeup: bool,
     zero_copy: bool,
+    /// Reassembly buffer for multi-descriptor frames.
+    scratch: Vec<u8>,
 }
 
 // SAFETY: the raw pointers point into mappings owned by the Xsk itself, only reached through
@@ -350,6 +359,7 @@ impl Xsk {
             frame_size: cfg.frame_size,
             need_wakeup: cfg.need_wakeup,
             zero_copy: false,
+            scratch: Vec::new(),
         };
         // Frames 0..rx_ring receive, the others send.
         let size = u64::from(cfg.frame_size);
@@ -364,19 +374,32 @@ impl Xsk {
         sa.sxdp_family = abi::AF_XDP;
         sa.sxdp_ifindex = cfg.ifindex;
         sa.sxdp_queue_id = cfg.queue;
-        sa.sxdp_flags = if cfg.need_wakeup {
-            libc::XDP_USE_NEED_WAKEUP
-        } else {
-            0
-        };
-        // SAFETY: `sa` is a valid sockaddr_xdp for the length passed.
-        cvt(unsafe {
-            libc::bind(
-                raw,
-                (&sa as *const libc::sockaddr_xdp).cast(),
-                socklen::<libc::sockaddr_xdp>(),
-            )
-        })?;
+        if cfg.need_wakeup {
+            sa.sxdp_flags |= libc::XDP_USE_NEED_WAKEUP;
+        }
+        if cfg.multi_buffer {
+            sa.sxdp_flags |= libc::XDP_USE_SG;
+        }
+        // A socket of a process that just died releases its queue asynchronously: the queue
+        // stays busy for a moment after the process is gone, so EBUSY is retried briefly.
+        let deadline = Instant::now() + BIND_BUSY_WAIT;
+        loop {
+            // SAFETY: `sa` is a valid sockaddr_xdp for the length passed.
+            let bound = cvt(unsafe {
+                libc::bind(
+                    raw,
+                    (&sa as *const libc::sockaddr_xdp).cast(),
+                    socklen::<libc::sockaddr_xdp>(),
+                )
+            });
+            match bound {
+                Ok(_) => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         xsk.zero_copy = xsk.options() & libc::XDP_OPTIONS_ZEROCOPY != 0;
         Ok(xsk)
     }
@@ -428,34 +451,67 @@ impl Xsk {
     }
 
     /// Receives up to `max` frames, handing each to `each` (which may modify it in place)
-    /// before its UMEM frame goes back to the fill ring. Returns how many were received.
+    /// before its UMEM frames go back to the fill ring. Returns how many were received.
+    ///
+    /// With `multi_buffer`, a frame longer than a UMEM frame arrives as several descriptors
+    /// (all but the last flagged `XDP_PKT_CONTD`); they are gathered into one buffer first.
     pub fn recv(&mut self, max: usize, mut each: impl FnMut(&mut [u8])) -> usize {
         self.complete_tx();
-        let n = self.rx.peek(u32::try_from(max).unwrap_or(u32::MAX));
-        if n == 0 {
-            if self.need_wakeup && self.fill.needs_wakeup() {
-                self.kick_rx();
+        let avail = self.rx.peek(u32::MAX);
+        let max = u32::try_from(max).unwrap_or(u32::MAX);
+        let mut used = 0u32;
+        let mut frames = 0u32;
+        while frames < max && used < avail {
+            let mut end = used;
+            let complete = loop {
+                if end == avail {
+                    break false;
+                }
+                let more = self.rx.read(end).options & libc::XDP_PKT_CONTD != 0;
+                end += 1;
+                if !more {
+                    break true;
+                }
+            };
+            if !complete {
+                // The kernel publishes a frame's descriptors together; wait for the rest.
+                break;
             }
-            return 0;
+            if end - used == 1 {
+                let desc = self.rx.read(used);
+                if let Some(frame) = self.frame_mut(desc.addr, desc.len) {
+                    each(frame);
+                }
+            } else {
+                let mut buf = std::mem::take(&mut self.scratch);
+                buf.clear();
+                for i in used..end {
+                    let desc = self.rx.read(i);
+                    if let Some(part) = self.frame_mut(desc.addr, desc.len) {
+                        buf.extend_from_slice(part);
+                    }
+                }
+                each(&mut buf);
+                self.scratch = buf;
+            }
+            frames += 1;
+            used = end;
         }
-        // The fill ring has room for every frame of the rx side (see the module invariants).
-        let room = self.fill.free(n);
-        let frame_mask = !(u64::from(self.frame_size) - 1);
-        for i in 0..n {
-            let desc = self.rx.read(i);
-            if let Some(frame) = self.frame_mut(desc.addr, desc.len) {
-                each(frame);
+        if used > 0 {
+            // The fill ring has room for every frame of the rx side (module invariants).
+            let room = self.fill.free(used);
+            let frame_mask = !(u64::from(self.frame_size) - 1);
+            for i in 0..room {
+                let addr = self.rx.read(i).addr & frame_mask;
+                self.fill.write(i, addr);
             }
-            if i < room {
-                self.fill.write(i, desc.addr & frame_mask);
-            }
+            self.rx.release(used);
+            self.fill.submit(room);
         }
-        self.rx.release(n);
-        self.fill.submit(room.min(n));
         if self.need_wakeup && self.fill.needs_wakeup() {
             self.kick_rx();
         }
-        usize::try_from(n).unwrap_or(0)
+        usize::try_from(frames).unwrap_or(0)
     }
 
     /// Copies up to as many `frames` as there are free tx frames into the tx ring and kicks
