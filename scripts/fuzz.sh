@@ -41,9 +41,15 @@ failed=()
 for target in $(cargo fuzz list); do
     echo "---- fuzz target $target: ${SECONDS_PER_TARGET}s"
     mkdir -p "$scratch/$target"
+    # A target's dictionary of tokens (fuzz/<target>.dict), when it has one, helps libFuzzer
+    # build valid syntax.
+    dict=()
+    if [ -f "fuzz/$target.dict" ]; then
+        dict=(-dict="$PWD/fuzz/$target.dict")
+    fi
     # libFuzzer writes new inputs to the first corpus directory and reads seeds from all.
     if ! cargo fuzz run -s none "$target" "$scratch/$target" "$PWD/fuzz/corpus/$target" -- \
-        -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -print_final_stats=1; then
+        -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -print_final_stats=1 "${dict[@]}"; then
         failed+=("$target")
     fi
 done

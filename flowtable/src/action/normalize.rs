@@ -22,8 +22,55 @@ use crate::field::{Field, SubField};
 /// normalized wherever they are validated without changing callers when a form that depends on
 /// it appears.
 pub fn normalize(actions: &mut Vec<Action>, m: &crate::Match) {
-    let _ = m;
     normalize_list(actions);
+    let present = u128::from(crate::key::VLAN_PRESENT);
+    let (tci, mask) = m.get(Field::VlanTci);
+    let mut tagged = mask & present != 0 && tci & present != 0;
+    vlan_as_openflow13(actions, &mut tagged);
+}
+
+/// Rewrites OpenFlow 1.0's `mod_vlan_vid`/`mod_vlan_pcp` ("set, pushing a tag first if there is
+/// none") into what they mean in OpenFlow 1.3 for this rule, as `ovs-ofctl -O OpenFlow13` does:
+/// a `set_field`, preceded by `push_vlan:0x8100` unless the match or an earlier action
+/// guarantees a tag. `tagged` tracks that guarantee along the list.
+fn vlan_as_openflow13(actions: &mut Vec<Action>, tagged: &mut bool) {
+    let mut out = Vec::with_capacity(actions.len());
+    for a in actions.drain(..) {
+        let set = match a {
+            Action::SetVlanVid(vid) => Some(Action::SetField {
+                field: Field::VlanVid,
+                value: u128::from(crate::key::VLAN_PRESENT | (vid & 0x0fff)),
+                mask: Field::VlanVid.full_mask(),
+            }),
+            Action::SetVlanPcp(pcp) => Some(Action::SetField {
+                field: Field::DlVlanPcp,
+                value: u128::from(pcp & 7),
+                mask: Field::DlVlanPcp.full_mask(),
+            }),
+            _ => None,
+        };
+        if let Some(set) = set {
+            if !*tagged {
+                out.push(Action::PushVlan(crate::ethertype::VLAN));
+                *tagged = true;
+            }
+            out.push(set);
+            continue;
+        }
+        match a {
+            Action::PushVlan(_) => *tagged = true,
+            Action::PopVlan => *tagged = false,
+            _ => {}
+        }
+        let mut a = a;
+        if let Action::Clone(list) | Action::WriteActions(list) = &mut a {
+            // A clone works on a copy of the packet: its tags do not outlive it.
+            let mut inner = *tagged;
+            vlan_as_openflow13(list, &mut inner);
+        }
+        out.push(a);
+    }
+    *actions = out;
 }
 
 fn normalize_list(actions: &mut Vec<Action>) {

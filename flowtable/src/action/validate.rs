@@ -285,8 +285,13 @@ fn writable(
         )));
     }
     let vlan_view = matches!(field, Field::VlanVid | Field::DlVlan | Field::DlVlanPcp);
-    if vlan_view && action == "set_field" && !st.vlan {
-        return Err(ActionError::NoVlan("set_field of a VLAN field"));
+    if vlan_view && !st.vlan {
+        // As Open vSwitch, every write of the VID or priority needs a tag (not only set_field).
+        return Err(ActionError::NoVlan(match action {
+            "load" => "load of a VLAN field",
+            "move" => "move to a VLAN field",
+            _ => "set_field of a VLAN field",
+        }));
     }
     Ok(())
 }
@@ -422,6 +427,10 @@ fn check_action(
                 });
             }
             prereq("move", src.field, m)?;
+            // Open vSwitch reads the VLAN priority only from a tagged packet.
+            if src.field == Field::DlVlanPcp && !st.vlan {
+                return Err(ActionError::NoVlan("move of vlan_pcp"));
+            }
             writable("move", dst.field, place, st)?;
             prereq("move", dst.field, m)?;
         }

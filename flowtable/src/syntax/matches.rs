@@ -124,6 +124,10 @@ impl<'a> MatchParser<'a> {
             }
             return Ok(());
         }
+        if item.name == "eth" && item.value.is_none() {
+            // Open vSwitch's "Ethernet packet type" selector: every packet here is Ethernet.
+            return Ok(());
+        }
         let Some(field) = Field::from_name(item.name) else {
             return Err(SyntaxError::at(
                 text,
@@ -167,6 +171,19 @@ impl<'a> MatchParser<'a> {
                 self.m
                     .set_masked(Field::VlanTci, tci | present, mask | present);
             }
+            Field::VlanVid => {
+                let (vid, mask) = parse_value(text, vs, ve, field)?;
+                let (_, tci_mask) = self.m.get(Field::VlanTci);
+                if mask == 0 && tci_mask & VLAN_PCP_MASK != 0 {
+                    // As Open vSwitch: wildcarding the VID of a match that names a priority
+                    // keeps the priority and its tag requirement.
+                    self.m.set_masked(Field::DlVlan, 0, 0);
+                } else if mask == 0 {
+                    self.m.set_masked(Field::VlanTci, 0, 0);
+                } else {
+                    self.m.set_masked(field, vid, mask);
+                }
+            }
             _ => {
                 // `set_masked` replaces the whole field: a later item wins, as in Open vSwitch.
                 let (value, mask) = parse_value(text, vs, ve, field)?;
@@ -184,6 +201,7 @@ impl<'a> MatchParser<'a> {
             mut seen,
         } = self;
         arp_nw_proto(&mut m, &mut seen);
+        icmp_ports(text, &mut m, &mut seen)?;
         for &(field, at) in &seen {
             let mask = field.get_mask(&m.mask);
             if mask == 0 {
@@ -202,6 +220,42 @@ impl<'a> MatchParser<'a> {
         normalize_vlan(text, &mut m, &seen)?;
         Ok(m)
     }
+}
+
+/// In an ICMP or ICMPv6 match, `tp_src` and `tp_dst` are the type and code (OpenFlow 1.0's
+/// convention, which Open vSwitch keeps): move them there. Open vSwitch silently drops a mask on
+/// them; we refuse one, since the type and code cannot be masked.
+fn icmp_ports(text: &str, m: &mut Match, seen: &mut [(Field, usize)]) -> Result<(), SyntaxError> {
+    if !(Prereq::Icmpv4.is_met_by(m) || Prereq::Icmpv6.is_met_by(m)) {
+        return Ok(());
+    }
+    for (port, icmp) in [
+        (Field::TpSrc, Field::IcmpType),
+        (Field::TpDst, Field::IcmpCode),
+    ] {
+        let (value, mask) = m.get(port);
+        if mask == 0 {
+            continue;
+        }
+        let at = seen
+            .iter()
+            .rev()
+            .find(|(f, _)| *f == port)
+            .map_or(0, |&(_, at)| at);
+        if mask != port.full_mask() || value > 0xff {
+            return Err(SyntaxError::at(
+                text,
+                at,
+                format!("in an ICMP match {port} is {icmp}: expected an exact value from 0 to 255"),
+            ));
+        }
+        m.set_masked(port, 0, 0);
+        m.set(icmp, value);
+        for entry in seen.iter_mut().filter(|(f, _)| *f == port) {
+            entry.0 = icmp;
+        }
+    }
+    Ok(())
 }
 
 /// In an ARP match, `nw_proto` is the opcode (Open vSwitch keeps both in one place): move it to
@@ -393,6 +447,15 @@ mod tests {
             "error: column 11: nw_src requires ip or arp (add \"ip,\" or \"dl_type=0x0800\")"
         );
         assert_eq!(round("arp,nw_src=1.1.1.1"), "arp,arp_spa=1.1.1.1");
+        assert_eq!(round("arp,nw_proto=1"), "arp,arp_op=1");
+        assert_eq!(
+            round("icmp6,tp_src=1,tp_dst=4"),
+            "icmp6,icmp_type=1,icmp_code=4"
+        );
+        assert_eq!(
+            round("icmp,tp_src=8/0xf"),
+            "error: column 6: in an ICMP match tp_src is icmp_type: expected an exact value from 0 to 255"
+        );
     }
 
     #[test]
@@ -406,6 +469,8 @@ mod tests {
         assert_eq!(round("vlan_tci=0x3005"), "dl_vlan=5,dl_vlan_pcp=1");
         assert_eq!(round("dl_vlan_pcp=3"), "dl_vlan_pcp=3");
         assert_eq!(round("vlan_vid=5"), "vlan_tci=0x0005/0x1fff");
+        assert_eq!(round("dl_vlan_pcp=2,vlan_vid=1/0"), "dl_vlan_pcp=2");
+        assert_eq!(round("dl_vlan=2,vlan_vid=1/0"), "");
         assert_eq!(
             round("vlan_tci=5"),
             "error: column 1: a VLAN ID and priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci)"

@@ -17,7 +17,7 @@
 //!   ([`parse_port`]);
 //! - [`Format::CtState`] and [`Format::TcpFlags`]: `+flag-flag...` (mask = the named flags) or a
 //!   number with an optional mask;
-//! - [`Format::Frag`]: `no`, `yes`, `first`, `later`, `not_later`, or a number with a mask;
+//! - [`Format::Frag`]: `no`, `yes`, `first`, `later` or `not_later`;
 //! - [`Format::TunFlags`]: `+oam`/`-oam` or a number (0 or 1) with an optional mask.
 //!
 //! A mask on a field that is not maskable is accepted only when it is all ones, as Open vSwitch.
@@ -79,7 +79,8 @@ const TCP_FLAG_NAMES: [(&str, u32); 9] = [
     ("ns", 1 << 8),
 ];
 
-/// The single tunnel flag that flows can match, as Open vSwitch: OAM, bit 0 of `tun_flags`.
+/// The single tunnel flag that flows can match, as Open vSwitch: OAM, the one bit of the
+/// `tun_flags` field (the OAM bit of the key's tunnel flags).
 const TUN_FLAG_NAMES: [(&str, u32); 1] = [("oam", 1)];
 
 /// Parses the value of `field` found in `text[start..end]`, returning `(value, mask)`
@@ -130,7 +131,7 @@ pub fn parse_value(
             ),
         ));
     }
-    if !field.def().maskable && mask != full && !is_flag_format(field.def().format) {
+    if !field.def().maskable && mask != full {
         return Err(SyntaxError::at(
             text,
             start,
@@ -138,13 +139,6 @@ pub fn parse_value(
         ));
     }
     Ok((value & mask, mask))
-}
-
-fn is_flag_format(f: Format) -> bool {
-    matches!(
-        f,
-        Format::CtState | Format::TcpFlags | Format::Frag | Format::TunFlags
-    )
 }
 
 /// What a field's value looks like, for "expected ..." messages.
@@ -192,11 +186,12 @@ fn parse_raw(s: &str, field: Field) -> Option<(u128, u128)> {
         Format::Ipv6 => {
             let (addr, mask) = s.split_once('/').unwrap_or((s, ""));
             let value = u128::from(addr.parse::<Ipv6Addr>().ok()?);
-            // As Open vSwitch, a mask that starts with a digit is a prefix length, so it must be
-            // all digits: `/1::` is refused rather than read as an address.
+            // A mask with a ':' is an address. (Open vSwitch reads a mask that starts with a
+            // digit as a prefix length and then refuses `/1::`; we accept it, so that every
+            // mask we print parses back.)
             let mask = if !s.contains('/') {
                 full
-            } else if !mask.starts_with(|c: char| c.is_ascii_digit()) {
+            } else if mask.contains(':') {
                 u128::from(mask.parse::<Ipv6Addr>().ok()?)
             } else {
                 prefix_mask(parse_prefix_len(mask, 128)?, 128)
@@ -221,7 +216,8 @@ fn parse_raw(s: &str, field: Field) -> Option<(u128, u128)> {
                 u128::from(frag::ANY | frag::LATER),
             )),
             "not_later" => Some((0, u128::from(frag::LATER))),
-            _ => with_mask(s, full, parse_number),
+            // Open vSwitch takes only the keywords, not numbers.
+            _ => None,
         },
     }
 }
@@ -304,19 +300,28 @@ fn flag_names(field: Field) -> Option<(&'static [(&'static str, u32)], &'static 
 /// the message (an unknown flag, or one given twice). `None` if `s` is not in flag form.
 fn flag_error(s: &str, field: Field) -> Option<(usize, String)> {
     let (names, noun) = flag_names(field)?;
-    if !s.starts_with(['+', '-']) {
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
+    let signed = s.starts_with(['+', '-']);
     let mut seen: Vec<&str> = Vec::new();
     let mut pos = 0;
     while pos < s.len() {
-        let after = s.get(pos + 1..)?;
-        let len = after.find(['+', '-']).unwrap_or(after.len());
+        // In the signed form each token starts after its sign; in the `|` form after a `|`.
+        let skip = usize::from(signed || pos > 0);
+        let after = s.get(pos + skip..)?;
+        let len = if signed {
+            after.find(['+', '-']).unwrap_or(after.len())
+        } else {
+            after.find('|').unwrap_or(after.len())
+        };
         let name = after.get(..len)?;
-        if !names.iter().any(|(n, _)| *n == name) {
+        // Point at the sign of a signed flag, at the name of a `|` one.
+        let at = if signed { pos } else { pos + skip };
+        if flag_bit(names, name).is_none() {
             let known: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
             return Some((
-                pos,
+                at,
                 format!(
                     "unknown {noun} \"{name}\" (expected one of {})",
                     known.join(", ")
@@ -324,29 +329,51 @@ fn flag_error(s: &str, field: Field) -> Option<(usize, String)> {
             ));
         }
         if seen.contains(&name) {
-            return Some((pos, format!("{noun} \"{name}\" is given twice")));
+            return Some((at, format!("{noun} \"{name}\" is given twice")));
         }
         seen.push(name);
-        pos += 1 + len;
+        pos += skip + len;
     }
     None
 }
 
-/// `+name-name...` (value = the `+` flags, mask = every named flag) or `number[/mask]`
-/// (mask defaults to `full`). Each flag may appear once.
-fn parse_flags(s: &str, names: &[(&str, u32)], full: u128) -> Option<(u128, u128)> {
-    if !s.starts_with(['+', '-']) {
-        return with_mask(s, full, parse_number);
+/// The bit a flag token names: a flag name, or `[HEX]` for a bit without one (as the
+/// formatter prints such bits).
+fn flag_bit(names: &[(&str, u32)], token: &str) -> Option<u128> {
+    if let Some(hex) = token.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        let bit = u128::from_str_radix(hex, 16).ok()?;
+        return bit.is_power_of_two().then_some(bit);
+    }
+    names
+        .iter()
+        .find(|(n, _)| *n == token)
+        .map(|&(_, b)| u128::from(b))
+}
+
+/// Flags in one of three forms: `+name-name...` (value = the `+` flags, mask = every flag
+/// named), `name|name...` (exactly these flags set and the others clear: mask = `all`), or
+/// `number[/mask]` (mask defaults to `all`). Each flag may appear once.
+fn parse_flags(s: &str, names: &[(&str, u32)], all: u128) -> Option<(u128, u128)> {
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        return with_mask(s, all, parse_number);
     }
     let (mut value, mut mask) = (0u128, 0u128);
+    if !s.starts_with(['+', '-']) {
+        for token in s.split('|') {
+            let bit = flag_bit(names, token)?;
+            if value & bit != 0 {
+                return None;
+            }
+            value |= bit;
+        }
+        return Some((value, all));
+    }
     let mut rest = s;
     while let Some(sign) = rest.chars().next() {
         let after = rest.get(1..)?;
         let len = after.find(['+', '-']).unwrap_or(after.len());
-        let name = after.get(..len)?;
+        let bit = flag_bit(names, after.get(..len)?)?;
         rest = after.get(len..)?;
-        let &(_, bit) = names.iter().find(|(n, _)| *n == name)?;
-        let bit = u128::from(bit);
         if mask & bit != 0 {
             return None;
         }
@@ -401,7 +428,8 @@ pub fn format_value(field: Field, value: u128, mask: u128) -> String {
             let (any, later) = (u128::from(frag::ANY), u128::from(frag::LATER));
             let both = any | later;
             match (value, mask) {
-                (0, m) if m == any => "no".into(),
+                // An exact zero (from a megaflow mask) is "not a fragment": `later` implies `yes`.
+                (0, m) if m == any || m == both => "no".into(),
                 (v, m) if v == any && m == any => "yes".into(),
                 (v, m) if v == any && m == both => "first".into(),
                 (v, m) if v == both && m == both => "later".into(),

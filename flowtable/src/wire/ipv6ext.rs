@@ -30,6 +30,7 @@ pub const FRAG_OFFSET_MASK: u16 = 0xfff8;
 pub const FRAG_MORE: u16 = 0x0001;
 
 /// Whether `next_header` names an extension header the walk steps over or stops at.
+#[inline]
 pub fn is_extension(next_header: u8) -> bool {
     matches!(
         next_header,
@@ -144,6 +145,7 @@ pub struct Walk {
 }
 
 /// Walks the extension headers of `payload` (the IPv6 payload) starting with `next_header`.
+#[inline]
 pub fn walk(next_header: u8, payload: &[u8]) -> Result<Walk> {
     let mut protocol = next_header;
     let mut offset = 0;

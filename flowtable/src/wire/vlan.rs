@@ -16,6 +16,7 @@ pub const TAG_LEN: usize = 4;
 pub const HEADER_LEN: usize = 4;
 
 /// Whether `ethertype` is a VLAN TPID the switch parses.
+#[inline]
 pub fn is_tpid(ethertype: u16) -> bool {
     ethertype == TPID_8021Q || ethertype == TPID_8021AD
 }
