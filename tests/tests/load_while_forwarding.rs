@@ -144,7 +144,7 @@ fn forwarding_continues_during_a_100k_flow_load() {
 
     let file = d.dir().join("flows.txt");
     std::fs::write(&file, tests::many_flows(100_000)).unwrap_or_else(|e| panic!("{e}"));
-    let mut ping = Command::new("ip")
+    let ping = Command::new("ip")
         .args([
             "netns",
             "exec",
