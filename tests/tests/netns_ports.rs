@@ -854,6 +854,16 @@ fn afpacket_ping_tcp_udp() {
     assert!(sa.segmented > 0, "super-frames segmented: {sa:?}");
 }
 
+/// CPU time (user and system) used by this process so far, in microseconds.
+fn process_cpu_us() -> u64 {
+    // SAFETY: rusage is plain data; zero is a valid value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid rusage to write.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let us = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000 + tv.tv_usec as u64;
+    us(ru.ru_utime) + us(ru.ru_stime)
+}
+
 /// A datapath (PMD thread, caches, upcalls) bridging two afxdp ports with
 /// `in_port=1,actions=output:2` / `in_port=2,actions=output:1`.
 fn datapath_bridge(t: &Topology, mode: &str) -> Datapath {
@@ -880,8 +890,9 @@ fn datapath_bridge(t: &Topology, mode: &str) -> Datapath {
     dp
 }
 
-/// The same traffic through the real datapath: its PMD thread polls the afxdp ports (and
-/// blocks on their descriptors when idle), and shutting it down detaches the programs.
+/// The same traffic through the real datapath: its PMD thread polls the afxdp ports, blocks
+/// on their descriptors when idle (using close to no CPU), and shutting it down detaches the
+/// programs.
 #[test]
 fn datapath_forwards_between_afxdp_ports() {
     let _serial = serial();
@@ -904,6 +915,15 @@ fn datapath_forwards_between_afxdp_ports() {
     assert!(
         stats.iter().all(|p| p.tx_dropped == 0 && p.rx_errors == 0),
         "{stats:?}"
+    );
+    // Idle, the PMD thread blocks in poll() on the ports' sockets: close to no CPU.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = process_cpu_us();
+    std::thread::sleep(Duration::from_secs(2));
+    let idle_percent = (process_cpu_us() - before) as f64 / 2e6 * 100.0;
+    assert!(
+        idle_percent < 5.0,
+        "idle datapath used {idle_percent:.1}% CPU"
     );
     dp.shutdown();
     assert!(
