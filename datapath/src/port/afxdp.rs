@@ -21,8 +21,11 @@
 //! two ports on one queue, is refused.
 //!
 //! Frames are copied between the UMEM and [`Packet`]s (see [`xdp::xsk`]); sharing one UMEM
-//! between the ports of a PMD thread is a later optimisation. Checksum repair is explained in
-//! [`xdp::csum`] and docs/DATAPATH-PORTS.md.
+//! between the ports of a PMD thread is a later optimisation. Received frames go through
+//! [`xdp::ingress`]: partial checksums left by senders with checksum offload are completed
+//! ([`xdp::csum`]), and in skb mode, where a sender's TSO super-frames arrive whole (through a
+//! frags-aware program and a multi-buffer socket), they are cut into MTU-sized segments
+//! ([`xdp::gso`]). docs/DATAPATH-PORTS.md tells the whole story.
 
 #[path = "xdp/mod.rs"]
 pub mod xdp;
