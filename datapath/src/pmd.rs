@@ -57,6 +57,8 @@ pub const IDLE_SPIN: Duration = Duration::from_millis(1);
 pub const IDLE_SLEEP: Duration = Duration::from_millis(100);
 /// Sleep between polls when a port has no file descriptor.
 pub const NO_FD_SLEEP: Duration = Duration::from_millis(1);
+/// Shortest time between two sweeps of dead megaflows out of a PMD thread's cache.
+pub const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Local cache counters, published once per iteration.
 #[derive(Debug, Default)]
@@ -129,6 +131,9 @@ pub(crate) struct Pmd {
     keys: Vec<FlowKey>,
     verdicts: Vec<Verdict>,
     flows: Vec<BatchFlow>,
+    /// Lengths of the packets being sent (kept for its allocation).
+    tx_lens: Vec<usize>,
+    last_sweep: Instant,
 }
 
 /// Runs PMD thread `id` until the datapath stops.
@@ -136,12 +141,19 @@ pub(crate) fn run(shared: Arc<Shared>, id: usize, cpu: Option<usize>) {
     if let Some(cpu) = cpu {
         pin(cpu);
     }
-    let mut pmd = Pmd::new(shared, id);
-    pmd.run();
-    if let Some(p) = pmd.shared.pmds.get(id) {
-        p.busy.store(0, Ordering::SeqCst);
-        p.alive.store(false, Ordering::Release);
+    // Marks the thread gone however it ends (a panic included), so that `set_tables` and
+    // `remove_port` never wait for it.
+    struct Exit(Arc<Shared>, usize);
+    impl std::ops::Drop for Exit {
+        fn drop(&mut self) {
+            if let Some(p) = self.0.pmds.get(self.1) {
+                p.busy.store(0, Ordering::SeqCst);
+                p.alive.store(false, Ordering::Release);
+            }
+        }
     }
+    let _exit = Exit(shared.clone(), id);
+    Pmd::new(shared, id).run();
 }
 
 /// Pins the calling thread to `cpu`.
@@ -177,6 +189,8 @@ impl Pmd {
             keys: Vec::with_capacity(batch),
             verdicts: Vec::with_capacity(batch),
             flows: Vec::with_capacity(batch),
+            tx_lens: Vec::with_capacity(batch),
+            last_sweep: Instant::now(),
             shared,
         }
     }
@@ -204,8 +218,12 @@ impl Pmd {
         fence(Ordering::SeqCst);
         let snap = shared.snapshot.load_full();
         me.busy.store(snap.version, Ordering::SeqCst);
-        if me.sweep.swap(false, Ordering::AcqRel) {
+        // Sweeping walks the whole cache: at most every SWEEP_INTERVAL, however many
+        // megaflows die meanwhile (dead ones are skipped by lookups until then).
+        if me.sweep.load(Ordering::Acquire) && self.last_sweep.elapsed() >= SWEEP_INTERVAL {
+            me.sweep.store(false, Ordering::Release);
             self.cache.sweep();
+            self.last_sweep = Instant::now();
         }
         let ports = shared.ports.load_full();
         let mut got = 0;
@@ -336,7 +354,6 @@ impl Pmd {
             shared: &shared,
             ports,
             snap,
-            in_port: entry,
             rx_dropped: 0,
         };
         for ((pkt, verdict), key) in pkts.drain(..).zip(verdicts.iter()).zip(keys.iter()) {
@@ -406,7 +423,9 @@ impl Pmd {
                 continue;
             };
             let total = pkts.len();
-            let lens: Vec<usize> = pkts.iter().map(Packet::len).collect();
+            let lens = &mut self.tx_lens;
+            lens.clear();
+            lens.extend(pkts.iter().map(Packet::len));
             let res = lock(&entry.port).send(pkts);
             pkts.clear();
             let st = &entry.stats;
@@ -492,7 +511,6 @@ struct PmdEnv<'a> {
     shared: &'a Shared,
     ports: &'a PortMap,
     snap: &'a Snapshot,
-    in_port: &'a Arc<PortEntry>,
     rx_dropped: u64,
 }
 
@@ -528,8 +546,16 @@ impl Env for PmdEnv<'_> {
         let fresh =
             hit.and_then(|f| fresh_decision(self.shared, self.snap, &f).map(|d| (d, Some(f))));
         let (d, flow) = match fresh {
-            Some(found) => found,
-            None => upcall(self.shared, self.snap, &mut self.pmd.cache, &key),
+            Some(found) => {
+                self.pmd.counters.megaflow_hits += 1;
+                found
+            }
+            None => {
+                // Recirculations are not rate-limited: the packet was admitted on its first pass.
+                self.pmd.counters.misses += 1;
+                self.pmd.counters.upcalls += 1;
+                upcall(self.shared, self.snap, &mut self.pmd.cache, &key)
+            }
         };
         credit(&d, flow.as_deref(), 1, pkt.len() as u64, now_ms());
         if let Some(reason) = d.drop {
@@ -545,6 +571,5 @@ impl Env for PmdEnv<'_> {
         if !reason.is_tx() {
             self.rx_dropped += 1;
         }
-        let _ = self.in_port;
     }
 }

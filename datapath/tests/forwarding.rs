@@ -360,3 +360,98 @@ fn two_pmd_threads_forward_between_their_ports() {
     let st = br.dp.cache_stats();
     assert_eq!(st.upcalls, 4);
 }
+
+#[test]
+fn pmd_threads_are_pinned_to_the_configured_cpus() {
+    let dp = datapath::Datapath::start(
+        "pin",
+        DatapathConfig {
+            cpus: vec![0],
+            ..DatapathConfig::default()
+        },
+        tables(&[]),
+        std::sync::Arc::new(flowtable::pipeline::RecircIds::new()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // The thread pins itself as it starts: wait for it (`wait` fails the test after 10 s).
+    wait(|| thread_status("pmd0-pin", "Cpus_allowed_list:").as_deref() == Some("0"));
+    dp.shutdown();
+}
+
+/// A line of /proc/self/task/*/status of the thread named `name`, after `field`.
+fn thread_status(name: &str, field: &str) -> Option<String> {
+    for t in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() == name {
+            let status = std::fs::read_to_string(t.path().join("status")).ok()?;
+            return status
+                .lines()
+                .find_map(|l| l.strip_prefix(field).map(|v| v.trim().to_string()));
+        }
+    }
+    None
+}
+
+#[test]
+fn a_full_tx_ring_counts_the_rest() {
+    let dp = datapath::Datapath::start(
+        "ring",
+        DatapathConfig::default(),
+        tables(&["actions=output:2"]),
+        std::sync::Arc::new(flowtable::pipeline::RecircIds::new()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let p1 = datapath::port::MemPort::new("p1");
+    let opts = [("ring".to_string(), "4".to_string())].into();
+    let p2 = datapath::port::MemPort::open("p2", &opts).unwrap_or_else(|e| panic!("{e}"));
+    let (h1, h2) = (p1.handle(), p2.handle());
+    dp.add_port(1, Box::new(p1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    dp.add_port(2, Box::new(p2))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let f = udp4(A, B, 1, 2, 0);
+    h1.inject(&[f.as_slice(); 10]);
+    wait(|| h1.rx_pending() == 0);
+    dp.quiesce();
+    assert_eq!(h2.take_sent().len(), 4);
+    let drops = dp.drops();
+    assert!(drops.contains(&("tx_ring_full", 6)), "{drops:?}");
+    let p2 = dp.port_stats().into_iter().find(|p| p.ofport == 2);
+    assert_eq!(p2.map(|p| (p.tx_packets, p.tx_dropped)), Some((4, 6)));
+    dp.shutdown();
+}
+
+#[test]
+fn the_megaflow_limit_is_counted_and_packets_still_forwarded() {
+    let cfg = DatapathConfig {
+        megaflow_limit: 2,
+        ..DatapathConfig::default()
+    };
+    let rules: Vec<String> = (0..5)
+        .map(|i| format!("ip,nw_dst=10.0.{i}.1,actions=output:2"))
+        .collect();
+    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+    let br = Bridge::with(&rules, 2, cfg, &[]);
+    let frames: Vec<Vec<u8>> = (0..5)
+        .map(|i| udp4(A, 0x0a00_0001 + (i << 8), 1, 2, 0))
+        .collect();
+    br.send(1, &frames);
+    assert_eq!(br.sent(2).len(), 5);
+    let st = br.dp.cache_stats();
+    assert_eq!((st.megaflows, st.megaflow_limit_hits), (2, 3), "{st:?}");
+}
+
+#[test]
+fn idle_megaflows_are_evicted() {
+    let cfg = DatapathConfig {
+        megaflow_idle_ms: 50,
+        ..DatapathConfig::default()
+    };
+    let br = Bridge::with(&["actions=output:2"], 2, cfg, &[]);
+    br.send(1, &[udp4(A, B, 1, 2, 0)]);
+    assert_eq!(br.dp.cache_stats().megaflows, 1);
+    // The revalidator runs every 500 ms.
+    wait(|| br.dp.cache_stats().megaflows == 0);
+    br.send(1, &[udp4(A, B, 1, 2, 0)]);
+    assert_eq!(br.dp.cache_stats().upcalls, 2);
+}

@@ -1,4 +1,7 @@
-//! The switch daemon: bridges, ports, table snapshots, the gRPC service and persistence.
-//!
-//! Not built yet: see `docs/ARCHITECTURE.md` for what this crate will own. The member exists now
-//! so the workspace layout is final.
+//! vswitchd: bridges, ports and flows behind the `vswitch.v1` gRPC API.
+
+pub mod convert;
+pub mod persist;
+pub mod server;
+pub mod service;
+pub mod switch;
