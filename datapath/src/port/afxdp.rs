@@ -9,7 +9,7 @@
 //! | `queue`       | receive queue index        | `0`     | the queue this port's socket serves       |
 //! | `rx-ring`     | power of two, 64..=65536   | `2048`  | rx ring (and fill ring) entries           |
 //! | `tx-ring`     | power of two, 64..=65536   | `2048`  | tx ring (and completion ring) entries     |
-//! | `frame-size`  | power of two, 2048..=page  | `4096`  | UMEM frame size                           |
+//! | `frame-size`  | power of two, 2048..=page  | 2048 or 4096 | UMEM frame size; the default is 2048 if a full-MTU frame fits (MTU <= 1770) |
 //! | `need-wakeup` | `true`, `false`            | `true`  | bind with `XDP_USE_NEED_WAKEUP`           |
 //! | `csum-repair` | `true`, `false`            | `true`  | complete partial TCP/UDP checksums on rx  |
 //!
@@ -126,12 +126,17 @@ impl AfxdpPort {
             queue: opts.number("queue", 0)?,
             rx_ring: opts.number("rx-ring", 2048)?,
             tx_ring: opts.number("tx-ring", 2048)?,
-            frame_size: opts.number("frame-size", 4096)?,
+            frame_size: 0,
             need_wakeup: opts.flag("need-wakeup", true)?,
             multi_buffer: false,
         };
         let csum_repair = opts.flag("csum-repair", true)?;
         let mtu = netdev::mtu(iface).map_err(io_err("reading the MTU"))?;
+        // Default: the smallest frame that holds a full-MTU frame (2048 bytes up to MTU 1770),
+        // so that a port on a standard interface takes half the memory of page-sized frames.
+        let fits = |size: u32| usize::try_from(size).is_ok_and(|f| mtu + 22 + XDP_HEADROOM <= f);
+        let default_frame = if fits(2048) { 2048 } else { 4096 };
+        cfg.frame_size = opts.number("frame-size", default_frame)?;
         let mac = netdev::mac(iface).map_err(io_err("reading the MAC address"))?;
         // A full-MTU frame with two VLAN tags must fit behind the kernel's headroom.
         let frame = usize::try_from(cfg.frame_size).unwrap_or(0);
