@@ -4,7 +4,10 @@
 //! reason (the service layer turns it into `INVALID_ARGUMENT`); conversions to the wire cannot
 //! fail.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::sync::{Arc, Weak};
 
 use flowtable::action::{
     Action, Controller, ControllerReason, CtAction, CtZone, Nat, NatAddrs, NatKind, OfPort,
@@ -611,24 +614,86 @@ pub fn actions_to(actions: &[Action]) -> Vec<v1::Action> {
     actions.iter().map(action_to).collect()
 }
 
+/// The text forms of a rule's match and actions: the costly part of formatting a rule, kept in
+/// a [`TextCache`] so that saving and dumping many rules formats each rule once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleText {
+    /// The match, as `ovs-ofctl dump-flows` prints it (empty for a match-all).
+    pub match_text: String,
+    /// The actions, as `ovs-ofctl dump-flows` prints them after `actions=`.
+    pub actions_text: String,
+}
+
+impl RuleText {
+    /// Formats `rule`'s match and actions.
+    pub fn of(rule: &FlowRule) -> RuleText {
+        RuleText {
+            match_text: format_match(&rule.match_),
+            actions_text: format_actions_for(&rule.actions, &rule.match_),
+        }
+    }
+}
+
+/// Formatted rules, keyed by the rule's allocation. A rule is immutable and a change makes new
+/// `Arc<FlowRule>`s, so an entry whose rule is still alive is still right; entries of dropped
+/// rules are pruned (a `Weak` tells, which also keeps a reused address from matching).
+#[derive(Debug, Default)]
+pub struct TextCache {
+    map: HashMap<usize, (Weak<FlowRule>, Arc<RuleText>)>,
+}
+
+impl TextCache {
+    /// The text of `rule`, formatted now if it is not cached.
+    pub fn text(&mut self, rule: &Arc<FlowRule>) -> Arc<RuleText> {
+        let key = Arc::as_ptr(rule) as usize;
+        if let Some((weak, text)) = self.map.get(&key) {
+            if weak.upgrade().is_some_and(|r| Arc::ptr_eq(&r, rule)) {
+                return text.clone();
+            }
+        }
+        let text = Arc::new(RuleText::of(rule));
+        self.map.insert(key, (Arc::downgrade(rule), text.clone()));
+        text
+    }
+
+    /// Forgets the rules no snapshot holds any more.
+    pub fn prune(&mut self) {
+        self.map.retain(|_, (weak, _)| weak.strong_count() > 0);
+    }
+
+    /// Number of cached rules.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
 /// A rule as a line `add-flow` accepts, with its table, cookie, timeouts and flags, so that
 /// parsing the line gives the rule back.
 pub fn rule_text(rule: &FlowRule) -> String {
-    let mut parts = vec![
-        format!("table={}", rule.table),
-        format!("priority={}", rule.priority),
-    ];
+    rule_line(rule, &RuleText::of(rule))
+}
+
+/// [`rule_text`] from the rule's already formatted match and actions.
+pub fn rule_line(rule: &FlowRule, text: &RuleText) -> String {
+    let mut line = String::with_capacity(text.match_text.len() + text.actions_text.len() + 48);
+    // Writing into a String cannot fail: the results of `write!` below are ignored.
+    let _ = write!(line, "table={},priority={}", rule.table, rule.priority);
     if rule.cookie != 0 {
-        parts.push(format!("cookie={:#x}", rule.cookie));
+        let _ = write!(line, ",cookie={:#x}", rule.cookie);
     }
     if rule.idle_timeout != 0 {
-        parts.push(format!("idle_timeout={}", rule.idle_timeout));
+        let _ = write!(line, ",idle_timeout={}", rule.idle_timeout);
     }
     if rule.hard_timeout != 0 {
-        parts.push(format!("hard_timeout={}", rule.hard_timeout));
+        let _ = write!(line, ",hard_timeout={}", rule.hard_timeout);
     }
     if rule.importance != 0 {
-        parts.push(format!("importance={}", rule.importance));
+        let _ = write!(line, ",importance={}", rule.importance);
     }
     let FlowModFlags {
         send_flow_rem,
@@ -645,22 +710,30 @@ pub fn rule_text(rule: &FlowRule) -> String {
         (no_byte_counts, "no_byte_counts"),
     ] {
         if on {
-            parts.push(name.to_string());
+            line.push(',');
+            line.push_str(name);
         }
     }
-    let m = format_match(&rule.match_);
-    if !m.is_empty() {
-        parts.push(m);
+    if !text.match_text.is_empty() {
+        line.push(',');
+        line.push_str(&text.match_text);
     }
-    format!(
-        "{} actions={}",
-        parts.join(","),
-        format_actions_for(&rule.actions, &rule.match_)
-    )
+    line.push_str(" actions=");
+    line.push_str(&text.actions_text);
+    line
 }
 
 /// A rule with its counters, at time `now`.
 pub fn flow_entry(rule: &FlowRule, now: flowtable::table::Millis) -> v1::FlowEntry {
+    flow_entry_with(rule, now, &RuleText::of(rule))
+}
+
+/// [`flow_entry`] from the rule's already formatted match and actions.
+pub fn flow_entry_with(
+    rule: &FlowRule,
+    now: flowtable::table::Millis,
+    text: &RuleText,
+) -> v1::FlowEntry {
     let flags = rule.flags;
     v1::FlowEntry {
         table: u32::from(rule.table),
@@ -681,12 +754,12 @@ pub fn flow_entry(rule: &FlowRule, now: flowtable::table::Millis) -> v1::FlowEnt
         byte_count: rule.stats.bytes(),
         idle_age_ms: now.saturating_sub(rule.idle_since()),
         r#match: Some(match_fields(&rule.match_)),
-        match_text: format_match(&rule.match_),
+        match_text: text.match_text.clone(),
         actions: Some(v1::ActionList {
             actions: actions_to(&rule.actions),
         }),
-        actions_text: format_actions_for(&rule.actions, &rule.match_),
-        text: rule_text(rule),
+        actions_text: text.actions_text.clone(),
+        text: rule_line(rule, text),
     }
 }
 

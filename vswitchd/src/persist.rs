@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use flowtable::table::Tables;
 use serde::{Deserialize, Serialize};
 
-use crate::convert::rule_text;
+use crate::convert::{rule_line, TextCache};
 
 /// A port as configured.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,15 +173,22 @@ impl Store {
             .collect())
     }
 
-    /// Replaces the saved flows of `bridge` with the rules of `tables`.
-    pub fn save_flows(&self, bridge: &str, tables: &Tables) -> Result<(), PersistError> {
+    /// Replaces the saved flows of `bridge` with the rules of `tables`, formatting only the
+    /// rules `cache` does not know yet.
+    pub fn save_flows(
+        &self,
+        bridge: &str,
+        tables: &Tables,
+        cache: &mut TextCache,
+    ) -> Result<(), PersistError> {
+        cache.prune();
         let mut text = String::with_capacity(tables.len() * 96 + 64);
         text.push_str("# Written by vswitchd: the flows to restore at start.\n");
         let mut rules: Vec<_> = tables.rules().collect();
         // Stable order (table, then priority high to low) keeps the file readable and diffable.
         rules.sort_by(|a, b| a.table.cmp(&b.table).then(b.priority.cmp(&a.priority)));
         for rule in rules {
-            text.push_str(&rule_text(rule));
+            text.push_str(&rule_line(rule, &cache.text(rule)));
             text.push('\n');
         }
         write_atomic(&self.flows_path(bridge), text.as_bytes())
@@ -201,6 +208,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use flowtable::syntax::flow::{parse_flow, FlowCommand};
+
+    use crate::convert::rule_text;
 
     use super::*;
 
@@ -241,7 +250,7 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{text}: {e}"));
         }
         store
-            .save_flows("br0", &tables)
+            .save_flows("br0", &tables, &mut TextCache::default())
             .unwrap_or_else(|e| panic!("{e}"));
         let lines = store.load_flows("br0").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(lines.len(), 3);

@@ -374,6 +374,7 @@ impl v1::flows_server::Flows for Api {
             });
         let tables = br.tables();
         let batches = tokio::task::spawn_blocking(move || {
+            let br = br;
             let now = now_ms();
             let mut rules: Vec<_> = tables
                 .rules()
@@ -386,10 +387,12 @@ impl v1::flows_server::Flows for Api {
             rules
                 .chunks(DUMP_BATCH)
                 .map(|chunk| {
+                    let texts = br.rule_texts(chunk);
                     Ok(v1::DumpFlowsResponse {
                         flows: chunk
                             .iter()
-                            .map(|rule| convert::flow_entry(rule, now))
+                            .zip(&texts)
+                            .map(|(rule, text)| convert::flow_entry_with(rule, now, text))
                             .collect(),
                     })
                 })

@@ -37,7 +37,7 @@ use flowtable::table::{FlowModError, Removed, RemovedReason, Tables};
 use proto::v1;
 use tokio::sync::broadcast;
 
-use crate::convert;
+use crate::convert::{self, RuleText, TextCache};
 use crate::persist::{BridgeConfig, PortConfig, SavedBridges, Store};
 
 /// Longest bridge or port name (Linux interface names have 15 bytes).
@@ -135,6 +135,7 @@ pub struct Bridge {
     datapath_error: Option<String>,
     ports: Mutex<Vec<PortState>>,
     flows: tokio::sync::Mutex<()>,
+    texts: Mutex<TextCache>,
 }
 
 impl fmt::Debug for Bridge {
@@ -182,6 +183,13 @@ impl Bridge {
     /// The ports, in the order they were added.
     pub fn ports(&self) -> Vec<PortState> {
         lock(&self.ports).clone()
+    }
+
+    /// The formatted match and actions of `rules`, from the cache the state directory's saves
+    /// fill (formatting and caching the ones it lacks).
+    pub fn rule_texts(&self, rules: &[&Arc<flowtable::table::FlowRule>]) -> Vec<Arc<RuleText>> {
+        let mut cache = lock(&self.texts);
+        rules.iter().map(|r| cache.text(r)).collect()
     }
 
     fn config(&self) -> BridgeConfig {
@@ -426,6 +434,7 @@ impl Switch {
             datapath_error,
             ports: Mutex::new(Vec::new()),
             flows: tokio::sync::Mutex::new(()),
+            texts: Mutex::new(TextCache::default()),
         })
     }
 
@@ -724,9 +733,13 @@ impl Switch {
                 return Ok((summary, removed));
             }
             if let Some(store) = &store {
-                store.save_flows(&b.name, &tables).map_err(|e| {
-                    SwitchError::Internal(format!("cannot save the flows, nothing changed: {e}"))
-                })?;
+                store
+                    .save_flows(&b.name, &tables, &mut lock(&b.texts))
+                    .map_err(|e| {
+                        SwitchError::Internal(format!(
+                            "cannot save the flows, nothing changed: {e}"
+                        ))
+                    })?;
             }
             b.install(Arc::new(tables));
             tracing::debug!(
@@ -772,7 +785,7 @@ impl Switch {
                 b.install(tables.clone());
                 if let Some(store) = &store {
                     store
-                        .save_flows(&b.name, &tables)
+                        .save_flows(&b.name, &tables, &mut lock(&b.texts))
                         .map_err(|e| SwitchError::Internal(e.to_string()))?;
                 }
                 Ok(removed)
