@@ -3,26 +3,49 @@
 //!
 //! See `docs/DATAPATH.md` for the design. One [`Datapath`] forwards for one bridge.
 
+pub mod cache;
 pub mod clock;
+pub mod dpctl;
+pub mod drops;
+pub mod exec;
 pub mod packet;
+mod pmd;
 pub mod port;
+pub mod reference;
+pub mod revalidate;
+pub mod setfield;
+mod shared;
 mod stats;
+pub mod upcall;
 
-use std::collections::BTreeMap;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 
+use arc_swap::ArcSwap;
 use flowtable::pipeline::RecircIds;
 use flowtable::table::Tables;
 
+use drops::DropCounters;
+use upcall::TokenBucket;
+
+pub(crate) use shared::{
+    lock, PmdShared, PortCounters, PortEntry, PortMap, Shared, Snapshot, BUSY_LOADING,
+};
+pub use shared::{CONTROLLER_RATE, PACKET_IN_QUEUE};
+
 pub use packet::Packet;
 pub use port::{Port, PortError, PortKind};
+pub use revalidate::PassStats;
 pub use stats::{CacheStats, MegaflowInfo, PacketIn, PortStats};
 
 /// Configuration of a datapath.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DatapathConfig {
-    /// Number of PMD threads.
+    /// Number of PMD threads. 0 starts no thread at all (no PMD thread, no revalidator): the
+    /// caller drives packet processing with [`Datapath::run_once`] and revalidation with
+    /// [`Datapath::revalidate_now`] (benchmarks, deterministic simulation).
     pub pmd_threads: usize,
     /// CPUs to pin PMD threads to, in order (empty: no pinning).
     pub cpus: Vec<usize>,
@@ -90,14 +113,24 @@ pub enum DatapathError {
 }
 
 /// The datapath of one bridge.
-#[derive(Debug)]
+///
+/// Threads: `pmd_threads` PMD threads receive, look up, upcall and execute; one revalidator
+/// thread re-translates megaflows after table swaps and evicts idle ones. The methods here are
+/// called by vswitchd from any thread.
 pub struct Datapath {
-    bridge: String,
-    cfg: DatapathConfig,
-    tables: Mutex<Arc<Tables>>,
-    recirc: Arc<RecircIds>,
-    ports: Mutex<BTreeMap<u32, Box<dyn Port>>>,
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
     packet_ins: Mutex<Option<mpsc::Receiver<PacketIn>>>,
+    /// The PMD context of manual mode (`pmd_threads == 0`).
+    manual: Option<Mutex<pmd::Pmd>>,
+}
+
+impl std::fmt::Debug for Datapath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Datapath")
+            .field("bridge", &self.shared.bridge)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for dyn Port {
@@ -114,88 +147,328 @@ impl Datapath {
         tables: Arc<Tables>,
         recirc: Arc<RecircIds>,
     ) -> Result<Datapath, DatapathError> {
-        let (_tx, rx) = mpsc::sync_channel(1);
-        Ok(Datapath {
+        let bad = |why: &str| DatapathError::Config {
             bridge: bridge.to_string(),
-            cfg,
-            tables: Mutex::new(tables),
+            why: why.to_string(),
+        };
+        if cfg.pmd_threads > 64 {
+            return Err(bad("pmd_threads must be 0..=64"));
+        }
+        if cfg.batch == 0 || cfg.batch > 1024 {
+            return Err(bad("batch must be 1..=1024"));
+        }
+        let (tx, rx) = mpsc::sync_channel(PACKET_IN_QUEUE);
+        let shared = Arc::new(Shared {
+            bridge: bridge.to_string(),
+            snapshot: ArcSwap::from_pointee(Snapshot { tables, version: 1 }),
             recirc,
-            ports: Mutex::new(BTreeMap::new()),
+            ports: ArcSwap::from_pointee(PortMap::default()),
+            port_lock: Mutex::new(()),
+            drops: DropCounters::default(),
+            // Manual mode has one PMD context, driven by `run_once`.
+            pmds: (0..cfg.pmd_threads.max(1))
+                .map(|_| PmdShared::new())
+                .collect(),
+            registry: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            revalidations: AtomicU64::new(0),
+            megaflow_limit_hits: AtomicU64::new(0),
+            packet_in_tx: tx,
+            controller_bucket: Mutex::new(TokenBucket::new(CONTROLLER_RATE, CONTROLLER_RATE)),
+            stop: AtomicBool::new(false),
+            reval_requested: Mutex::new(false),
+            reval_cv: Condvar::new(),
+            cfg,
+        });
+        let manual = (shared.cfg.pmd_threads == 0).then(|| {
+            // No thread waits on a manual context: `quiesce` and `set_tables` skip it.
+            if let Some(p) = shared.pmds.first() {
+                p.alive.store(false, Ordering::Release);
+            }
+            Mutex::new(pmd::Pmd::new(shared.clone(), 0))
+        });
+        let dp = Datapath {
+            shared: shared.clone(),
+            threads: Mutex::new(Vec::new()),
             packet_ins: Mutex::new(Some(rx)),
-        })
+            manual,
+        };
+        let spawn_err = |source| DatapathError::Thread {
+            bridge: bridge.to_string(),
+            source,
+        };
+        for id in 0..shared.cfg.pmd_threads {
+            let s = shared.clone();
+            let cpu = (!s.cfg.cpus.is_empty())
+                .then(|| s.cfg.cpus.get(id % s.cfg.cpus.len()).copied())
+                .flatten();
+            let h = std::thread::Builder::new()
+                .name(format!("pmd{id}-{bridge}"))
+                .spawn(move || pmd::run(s, id, cpu))
+                .map_err(spawn_err)?;
+            lock(&dp.threads).push(h);
+        }
+        if dp.manual.is_none() {
+            let s = shared.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("revalidator-{bridge}"))
+                .spawn(move || revalidate::run(s))
+                .map_err(spawn_err)?;
+            lock(&dp.threads).push(h);
+        }
+        Ok(dp)
     }
 
-    /// Adds a port under OpenFlow port number `ofport`.
+    /// Adds a port under OpenFlow port number `ofport`; a PMD thread starts receiving from it.
     pub fn add_port(&self, ofport: u32, port: Box<dyn Port>) -> Result<(), DatapathError> {
-        let mut ports = self.ports.lock().unwrap_or_else(|e| e.into_inner());
-        if ports.contains_key(&ofport) {
+        let s = &self.shared;
+        let _g = lock(&s.port_lock);
+        let old = s.ports.load_full();
+        if old.by_ofport.contains_key(&ofport) {
             return Err(DatapathError::PortExists {
-                bridge: self.bridge.clone(),
+                bridge: s.bridge.clone(),
                 ofport,
             });
         }
-        ports.insert(ofport, port);
+        // The PMD thread with the fewest ports receives from it.
+        let mut load = vec![0usize; s.pmds.len()];
+        for e in old.by_ofport.values() {
+            if let Some(l) = load.get_mut(e.pmd) {
+                *l += 1;
+            }
+        }
+        let pmd = (0..load.len()).min_by_key(|&i| load[i]).unwrap_or(0);
+        let entry = Arc::new(PortEntry {
+            ofport,
+            name: port.name().to_string(),
+            mtu: port.mtu(),
+            pmd,
+            poll_fd: port.poll_fd(),
+            port: Mutex::new(port),
+            stats: PortCounters::default(),
+        });
+        tracing::info!(bridge = %s.bridge, ofport, port = %entry.name, pmd, "port added");
+        let mut map = PortMap {
+            by_ofport: old.by_ofport.clone(),
+        };
+        map.by_ofport.insert(ofport, entry);
+        s.ports.store(Arc::new(map));
+        if let Some(p) = s.pmds.get(pmd) {
+            p.wake();
+        }
         Ok(())
     }
 
-    /// Removes a port and releases it.
+    /// Removes a port. When this returns, no PMD thread uses it and it is released (unless a
+    /// concurrent `port_stats` still holds it for a moment).
     pub fn remove_port(&self, ofport: u32) -> Result<(), DatapathError> {
-        let mut ports = self.ports.lock().unwrap_or_else(|e| e.into_inner());
-        ports
-            .remove(&ofport)
-            .map(drop)
-            .ok_or_else(|| DatapathError::NoSuchPort {
-                bridge: self.bridge.clone(),
+        let s = &self.shared;
+        let _g = lock(&s.port_lock);
+        let old = s.ports.load_full();
+        let mut map = PortMap {
+            by_ofport: old.by_ofport.clone(),
+        };
+        drop(old);
+        let Some(entry) = map.by_ofport.remove(&ofport) else {
+            return Err(DatapathError::NoSuchPort {
+                bridge: s.bridge.clone(),
                 ofport,
-            })
+            });
+        };
+        s.ports.store(Arc::new(map));
+        s.quiesce_ports();
+        self.quiesce_manual();
+        tracing::info!(bridge = %s.bridge, ofport, port = %entry.name, "port removed");
+        drop(entry);
+        Ok(())
     }
 
     /// Swaps the table version. When it returns, no packet is forwarded by a megaflow made from
     /// an older version; revalidation of the cached megaflows continues in the background.
     pub fn set_tables(&self, tables: Arc<Tables>) {
-        *self.tables.lock().unwrap_or_else(|e| e.into_inner()) = tables;
+        let s = &self.shared;
+        let version = {
+            let _g = lock(&s.port_lock);
+            let version = s.snapshot.load().version + 1;
+            s.snapshot.store(Arc::new(Snapshot { tables, version }));
+            version
+        };
+        // Pairs with the fence in the PMD loop between publishing `busy` and loading the
+        // snapshot: either the PMD thread sees the new snapshot, or we see it busy.
+        fence(Ordering::SeqCst);
+        for p in &s.pmds {
+            loop {
+                let b = p.busy.load(Ordering::SeqCst);
+                if b == 0 || (b != BUSY_LOADING && b >= version) || !p.alive.load(Ordering::Acquire)
+                {
+                    break;
+                }
+                std::hint::spin_loop();
+                std::thread::yield_now();
+            }
+        }
+        self.quiesce_manual();
+        s.request_revalidation();
+    }
+
+    /// In manual mode, waits for a `run_once` in progress in another thread to finish.
+    fn quiesce_manual(&self) {
+        if let Some(m) = &self.manual {
+            drop(lock(m));
+        }
+    }
+
+    /// In manual mode (`pmd_threads == 0`), runs one PMD iteration over every port in the
+    /// calling thread and returns the packets received; with PMD threads, does nothing and
+    /// returns 0.
+    pub fn run_once(&self) -> usize {
+        match &self.manual {
+            Some(m) => lock(m).iteration(),
+            None => 0,
+        }
+    }
+
+    /// Waits until every PMD thread has finished an iteration that began before the call, so
+    /// that packets it had received are executed, sent and counted (used by tests and the
+    /// simulator to reach a quiet point).
+    pub fn quiesce(&self) {
+        self.shared.quiesce_ports();
+        self.quiesce_manual();
+    }
+
+    /// The current table version (1 at start, +1 per [`Datapath::set_tables`]).
+    pub fn tables_version(&self) -> u64 {
+        self.shared.snapshot.load().version
     }
 
     /// Counters of every port.
     pub fn port_stats(&self) -> Vec<PortStats> {
-        let ports = self.ports.lock().unwrap_or_else(|e| e.into_inner());
-        ports
-            .iter()
-            .map(|(ofport, p)| PortStats {
-                ofport: *ofport,
-                name: p.name().to_string(),
-                ..PortStats::default()
+        let map = self.shared.ports.load_full();
+        map.by_ofport
+            .values()
+            .map(|e| {
+                let c = &e.stats;
+                let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+                PortStats {
+                    ofport: e.ofport,
+                    name: e.name.clone(),
+                    rx_packets: r(&c.rx_packets),
+                    rx_bytes: r(&c.rx_bytes),
+                    tx_packets: r(&c.tx_packets),
+                    tx_bytes: r(&c.tx_bytes),
+                    rx_dropped: r(&c.rx_dropped),
+                    tx_dropped: r(&c.tx_dropped),
+                    rx_errors: r(&c.rx_errors),
+                    tx_errors: r(&c.tx_errors),
+                }
             })
             .collect()
     }
 
-    /// The installed megaflows.
-    pub fn megaflows(&self) -> Vec<MegaflowInfo> {
-        Vec::new()
+    /// Ports with their kind's description, e.g. `(1, "p1", "mem, ring 4096")`.
+    pub fn port_descriptions(&self) -> Vec<(u32, String, String)> {
+        let map = self.shared.ports.load_full();
+        map.by_ofport
+            .values()
+            .map(|e| (e.ofport, e.name.clone(), lock(&e.port).describe()))
+            .collect()
     }
 
-    /// Removes every megaflow.
-    pub fn flush_megaflows(&self) {}
+    /// The installed megaflows, in installation order.
+    pub fn megaflows(&self) -> Vec<MegaflowInfo> {
+        let mut flows = self.shared.all_megaflows();
+        flows.sort_by_key(|f| f.id);
+        flows
+            .iter()
+            .map(|f| MegaflowInfo {
+                key: f.key,
+                mask: f.mask,
+                actions: f.decision.load().actions.clone(),
+                packets: f.packets(),
+                bytes: f.bytes(),
+                used_ms: f.used(),
+            })
+            .collect()
+    }
+
+    /// Removes every megaflow (the next packet of each flow upcalls).
+    pub fn flush_megaflows(&self) {
+        for f in self.shared.all_megaflows() {
+            self.shared.kill(&f);
+        }
+        self.shared.request_sweep();
+    }
+
+    /// Runs a revalidation pass now, in the calling thread (the background revalidator does
+    /// the same after every `set_tables`).
+    pub fn revalidate_now(&self) -> PassStats {
+        revalidate::pass(&self.shared)
+    }
 
     /// Every named drop reason with its count, zero ones included.
     pub fn drops(&self) -> Vec<(&'static str, u64)> {
-        Vec::new()
+        self.shared.drops.snapshot()
     }
 
     /// Cache counters.
     pub fn cache_stats(&self) -> CacheStats {
-        CacheStats::default()
+        let s = &self.shared;
+        let mut st = CacheStats {
+            megaflows: u64::try_from(lock(&s.registry).len()).unwrap_or(u64::MAX),
+            revalidations: s.revalidations.load(Ordering::Relaxed),
+            megaflow_limit_hits: s.megaflow_limit_hits.load(Ordering::Relaxed),
+            ..CacheStats::default()
+        };
+        for p in &s.pmds {
+            let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            st.emc_hits += r(&p.emc_hits);
+            st.megaflow_hits += r(&p.megaflow_hits);
+            st.misses += r(&p.misses);
+            st.upcalls += r(&p.upcalls);
+            st.upcalls_shed += r(&p.upcalls_shed);
+        }
+        st
     }
 
     /// The packet-in stream. The first call takes it; later calls get a receiver whose sender
     /// is gone (it yields nothing).
     pub fn packet_ins(&self) -> mpsc::Receiver<PacketIn> {
-        let mut slot = self.packet_ins.lock().unwrap_or_else(|e| e.into_inner());
-        slot.take().unwrap_or_else(|| mpsc::sync_channel(0).1)
+        lock(&self.packet_ins)
+            .take()
+            .unwrap_or_else(|| mpsc::sync_channel(0).1)
     }
 
-    /// Stops the PMD threads and releases the ports.
+    /// Stops the PMD threads and the revalidator and releases the ports.
     pub fn shutdown(self) {
-        let _ = (&self.cfg, &self.recirc);
+        self.stop_threads();
+    }
+
+    fn stop_threads(&self) {
+        let s = &self.shared;
+        s.stop.store(true, Ordering::Release);
+        for p in &s.pmds {
+            p.wake();
+        }
+        s.request_revalidation();
+        for h in lock(&self.threads).drain(..) {
+            if h.join().is_err() {
+                tracing::error!(bridge = %s.bridge, "a datapath thread panicked");
+            }
+        }
+        let _g = lock(&s.port_lock);
+        s.ports.store(Arc::new(PortMap::default()));
+        lock(&s.registry).clear();
+    }
+}
+
+/// `Datapath` is shared between vswitchd's threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Datapath>();
+};
+
+impl Drop for Datapath {
+    fn drop(&mut self) {
+        self.stop_threads();
     }
 }

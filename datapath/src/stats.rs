@@ -4,9 +4,8 @@ use std::fmt::Write as _;
 
 use flowtable::action::ControllerReason;
 use flowtable::pipeline::{DpAction, DpActions};
-use flowtable::syntax::matches::format_match;
 use flowtable::table::Millis;
-use flowtable::{FlowKey, FlowMask, Match};
+use flowtable::{FlowKey, FlowMask};
 
 /// Counters of one port.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -51,19 +50,15 @@ pub struct MegaflowInfo {
 }
 
 impl MegaflowInfo {
-    /// The megaflow in Open vSwitch's dpctl style:
-    /// `recirc_id(0),in_port(1),dl_type=0x0800, packets:3, bytes:180, used:0.412s, actions:2`.
+    /// The megaflow in Open vSwitch's dpctl style: `recirc_id(0x0),in_port(1),eth_type(0x0800),
+    /// ipv4(frag=no), packets:3, bytes:180, used:0.412s, actions:2`.
     pub fn dpctl_line(&self) -> String {
         self.dpctl_line_at(crate::clock::now_ms())
     }
 
     /// [`MegaflowInfo::dpctl_line`] as seen at time `now`.
     pub fn dpctl_line_at(&self, now: Millis) -> String {
-        let m = Match::new(self.key, self.mask);
-        let mut line = format_match(&m);
-        if line.is_empty() {
-            line.push_str("<any>");
-        }
+        let mut line = crate::dpctl::format_megaflow(&self.key, &self.mask);
         let _ = write!(
             line,
             ", packets:{}, bytes:{}, used:",

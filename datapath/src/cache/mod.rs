@@ -1,0 +1,217 @@
+//! The datapath's flow caches: the exact-match cache ([`emc`]) in front of the megaflow cache
+//! ([`megaflow`]).
+//!
+//! # Entries
+//!
+//! A [`Megaflow`] is a masked key (every packet equal to it under its mask takes the same
+//! decision) with a [`Decision`]: the datapath actions and the rules to credit, stamped with
+//! the table version it was translated from. The decision sits behind an `ArcSwap`, so the
+//! revalidator can replace it while PMD threads use it, and its counters are atomics, so dumps
+//! read them from any thread.
+//!
+//! # Ownership and threads
+//!
+//! Each PMD thread owns its own exact-match cache and megaflow cache (no locks and no shared
+//! cache lines on the hit path; a flow's packets arrive on one port, so on one PMD thread, and
+//! duplicating a megaflow across threads is rare). Every megaflow is also registered in the
+//! datapath-wide registry (a mutex-protected map), which the revalidator, dumps and flushes walk.
+//! A megaflow leaves service by being marked dead (an atomic flag checked on every hit); the
+//! owning PMD thread sweeps dead entries out of its tables later.
+//!
+//! # Consistency
+//!
+//! A hit is used only when the decision's version equals the version of the table snapshot the
+//! PMD thread took for its current batch; otherwise the packet's megaflow is re-translated on
+//! the spot (see `revalidate`). Dead entries are never used.
+
+pub mod emc;
+pub mod megaflow;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use flowtable::pipeline::{DpAction, Translation};
+use flowtable::table::{FlowRule, Millis};
+use flowtable::{FlowKey, FlowMask};
+
+use crate::drops::Drop;
+
+/// What to do with the packets of a megaflow, as translated from one table version.
+#[derive(Debug)]
+pub struct Decision {
+    /// The table version the translation used.
+    pub version: u64,
+    /// The datapath actions (empty: drop).
+    pub actions: Vec<DpAction>,
+    /// Why the packets are dropped, when `actions` is empty.
+    pub drop: Option<Drop>,
+    /// The rules that matched, credited with the megaflow's packets.
+    pub rules: Vec<Arc<FlowRule>>,
+}
+
+impl Decision {
+    /// The decision of a translation made from table `version`.
+    pub fn from_translation(t: Translation, version: u64) -> Decision {
+        let drop = if t.actions.is_empty() {
+            Some(t.drop.map_or(Drop::NoOutput, Drop::from))
+        } else {
+            None
+        };
+        Decision {
+            version,
+            actions: t.actions,
+            drop,
+            rules: t.rules,
+        }
+    }
+
+    /// Credits the rules with `packets` packets of `bytes` bytes.
+    pub fn credit_rules(&self, packets: u64, bytes: u64, now: Millis) {
+        for r in &self.rules {
+            r.stats.credit(packets, bytes, now);
+        }
+    }
+}
+
+/// One megaflow.
+#[derive(Debug)]
+pub struct Megaflow {
+    /// Unique within the datapath.
+    pub id: u64,
+    /// The masked key.
+    pub key: FlowKey,
+    /// The bits matched.
+    pub mask: FlowMask,
+    /// The full key of the packet whose upcall made the megaflow (translated again on
+    /// revalidation).
+    pub first_key: FlowKey,
+    /// The current decision.
+    pub decision: ArcSwap<Decision>,
+    packets: AtomicU64,
+    bytes: AtomicU64,
+    used: AtomicU64,
+    created: Millis,
+    dead: AtomicBool,
+}
+
+impl Megaflow {
+    /// A megaflow for packets equal to `first_key` under `mask`.
+    pub fn new(
+        id: u64,
+        first_key: FlowKey,
+        mask: FlowMask,
+        decision: Decision,
+        now: Millis,
+    ) -> Megaflow {
+        Megaflow {
+            id,
+            key: first_key.masked(&mask),
+            mask,
+            first_key,
+            decision: ArcSwap::from_pointee(decision),
+            packets: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            used: AtomicU64::new(0),
+            created: now,
+            dead: AtomicBool::new(false),
+        }
+    }
+
+    /// Counts `packets` packets of `bytes` bytes at `now`.
+    #[inline]
+    pub fn hit(&self, packets: u64, bytes: u64, now: Millis) {
+        // Relaxed: statistics only.
+        self.packets.fetch_add(packets, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        if self.used.load(Ordering::Relaxed) < now {
+            self.used.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// Packets counted.
+    pub fn packets(&self) -> u64 {
+        self.packets.load(Ordering::Relaxed)
+    }
+
+    /// Bytes counted.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Last hit, 0 if none.
+    pub fn used(&self) -> Millis {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// The time idleness counts from: the last hit, or the creation.
+    pub fn idle_since(&self) -> Millis {
+        self.used().max(self.created)
+    }
+
+    /// Whether the megaflow was taken out of service.
+    #[inline]
+    pub fn is_dead(&self) -> bool {
+        // Acquire pairs with the Release in `kill`, though nothing is published through the
+        // flag: a late observer merely keeps using a valid, version-checked decision.
+        self.dead.load(Ordering::Acquire)
+    }
+
+    /// Takes the megaflow out of service; true for the caller that did it first.
+    pub fn kill(&self) -> bool {
+        !self.dead.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether `key` is in this megaflow.
+    #[inline]
+    pub fn matches(&self, key: &FlowKey) -> bool {
+        key.equal_under(&self.key, &self.mask)
+    }
+}
+
+/// A fast 64-bit hash of `key` under the mask words `words` (indices of nonzero mask words).
+#[inline]
+pub fn hash_masked(key: &FlowKey, mask: &FlowMask, words: &[usize]) -> u64 {
+    let k = key.words();
+    let m = mask.words();
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+    for &i in words {
+        let (Some(kw), Some(mw)) = (k.get(i), m.get(i)) else {
+            continue;
+        };
+        h = mix(h, kw & mw);
+    }
+    finish(h)
+}
+
+/// A fast 64-bit hash of the whole key: four independent lanes over the key's words (so the
+/// multiplications overlap in the CPU), combined at the end.
+#[inline]
+pub fn hash_full(key: &FlowKey) -> u64 {
+    let mut lanes: [u64; 4] = [
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    ];
+    for chunk in key.words().chunks(4) {
+        for (lane, &w) in lanes.iter_mut().zip(chunk) {
+            *lane = mix(*lane, w);
+        }
+    }
+    let [a, b, c, d] = lanes;
+    finish(mix(mix(mix(a, b), c), d))
+}
+
+#[inline(always)]
+fn mix(h: u64, w: u64) -> u64 {
+    (h ^ w).wrapping_mul(0x9fb2_1c65_1e98_df25).rotate_left(29)
+}
+
+#[inline(always)]
+fn finish(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h
+}

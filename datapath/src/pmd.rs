@@ -1,0 +1,575 @@
+//! PMD (poll mode driver) threads: receive, look up, upcall, execute, transmit.
+//!
+//! # Loop
+//!
+//! Each iteration publishes "busy", takes the current table snapshot and port map, then for
+//! each port assigned to the thread receives a batch of up to `batch` packets and processes it:
+//!
+//! 1. extract each packet's key (a frame shorter than an Ethernet header is a `parse_error`);
+//! 2. look it up in the exact-match cache, then in the megaflow cache (a megaflow hit may be
+//!    inserted into the exact-match cache); a hit whose decision is from an older table
+//!    version is re-translated on the spot (`revalidate`);
+//! 3. upcall the misses (rate-limited per input port);
+//! 4. execute each packet's actions; outputs are buffered per port.
+//!
+//! The distinct megaflows a batch hits form a small per-batch table: each is version-checked,
+//! reference-counted and credited once per batch rather than once per packet.
+//!
+//! At the end of the iteration the output buffers are sent (one `send` per port), counters are
+//! published and "busy" is cleared.
+//!
+//! # Idling
+//!
+//! While packets flow the thread busy-polls. After [`IDLE_SPIN`] without a packet it blocks in
+//! `poll(2)` on its ports' file descriptors and its wake-up eventfd, for at most
+//! [`IDLE_SLEEP`] (or [`NO_FD_SLEEP`] if a port has no descriptor and must be polled), so an
+//! idle switch costs close to no CPU.
+//!
+//! # Thread safety
+//!
+//! The caches, rate limiters and output buffers belong to the thread. Shared state is reached
+//! through `Shared`: the snapshot and port map are `ArcSwap`s loaded once per iteration,
+//! counters are atomics, ports are behind per-port mutexes (held only for one `recv` or `send`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flowtable::extract::extract_into;
+use flowtable::wire::Layer;
+use flowtable::FlowKey;
+
+use crate::cache::emc::Emc;
+use crate::cache::megaflow::MegaflowCache;
+use crate::cache::{Decision, Megaflow};
+use crate::clock::now_ms;
+use crate::drops::{Drop, LocalDrops};
+use crate::exec::{execute, Env};
+use crate::packet::Packet;
+use crate::stats::PacketIn;
+use crate::upcall::{fresh_decision, upcall, upcall_burst, TokenBucket};
+use crate::{lock, PortCounters, PortEntry, PortMap, Shared, Snapshot, BUSY_LOADING};
+
+/// Idle time after which the thread sleeps in `poll(2)`.
+pub const IDLE_SPIN: Duration = Duration::from_millis(1);
+/// Longest sleep in `poll(2)`.
+pub const IDLE_SLEEP: Duration = Duration::from_millis(100);
+/// Sleep between polls when a port has no file descriptor.
+pub const NO_FD_SLEEP: Duration = Duration::from_millis(1);
+/// Shortest time between two sweeps of dead megaflows out of a PMD thread's cache.
+pub const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Local cache counters, published once per iteration.
+#[derive(Debug, Default)]
+struct Counters {
+    emc_hits: u64,
+    megaflow_hits: u64,
+    misses: u64,
+    upcalls: u64,
+    upcalls_shed: u64,
+}
+
+/// The lookup result of one packet of a batch.
+#[derive(Debug, Clone, Copy)]
+enum Verdict {
+    /// Dropped before lookup (already counted).
+    Dropped,
+    /// Not found yet.
+    Miss,
+    /// Execute the decision of this entry of the batch's flow table.
+    Go(usize),
+}
+
+/// A decision used by packets of the current batch: each distinct megaflow hit by a batch is
+/// version-checked, reference-counted and credited once per batch, not once per packet.
+#[derive(Debug)]
+struct BatchFlow {
+    decision: Arc<Decision>,
+    flow: Option<Arc<Megaflow>>,
+    packets: u64,
+    bytes: u64,
+}
+
+/// Index of `flow`'s entry in the batch's flow table, adding it (after the version check)
+/// if it is new; `None` when the megaflow's new translation no longer covers it.
+fn batch_index(
+    flows: &mut Vec<BatchFlow>,
+    shared: &Shared,
+    snap: &Snapshot,
+    flow: &Arc<Megaflow>,
+) -> Option<usize> {
+    // Most batches hold one or a few flows: a backward linear scan finds the usual one first.
+    if let Some(i) = flows
+        .iter()
+        .rposition(|b| b.flow.as_ref().is_some_and(|f| Arc::ptr_eq(f, flow)))
+    {
+        return Some(i);
+    }
+    let decision = fresh_decision(shared, snap, flow)?;
+    flows.push(BatchFlow {
+        decision,
+        flow: Some(flow.clone()),
+        packets: 0,
+        bytes: 0,
+    });
+    Some(flows.len() - 1)
+}
+
+/// A PMD thread's own state.
+pub(crate) struct Pmd {
+    id: usize,
+    shared: Arc<Shared>,
+    emc: Emc,
+    cache: MegaflowCache,
+    buckets: HashMap<u32, TokenBucket>,
+    drops: LocalDrops,
+    counters: Counters,
+    /// Output buffers: (ofport, packets), sent at the end of the iteration.
+    tx: Vec<(u32, Vec<Packet>)>,
+    pkts: Vec<Packet>,
+    keys: Vec<FlowKey>,
+    verdicts: Vec<Verdict>,
+    flows: Vec<BatchFlow>,
+    /// Lengths of the packets being sent (kept for its allocation).
+    tx_lens: Vec<usize>,
+    last_sweep: Instant,
+}
+
+/// Runs PMD thread `id` until the datapath stops.
+pub(crate) fn run(shared: Arc<Shared>, id: usize, cpu: Option<usize>) {
+    if let Some(cpu) = cpu {
+        pin(cpu);
+    }
+    // Marks the thread gone however it ends (a panic included), so that `set_tables` and
+    // `remove_port` never wait for it.
+    struct Exit(Arc<Shared>, usize);
+    impl std::ops::Drop for Exit {
+        fn drop(&mut self) {
+            if let Some(p) = self.0.pmds.get(self.1) {
+                p.busy.store(0, Ordering::SeqCst);
+                p.alive.store(false, Ordering::Release);
+            }
+        }
+    }
+    let _exit = Exit(shared.clone(), id);
+    Pmd::new(shared, id).run();
+}
+
+/// Pins the calling thread to `cpu`.
+fn pin(cpu: usize) {
+    // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
+        tracing::warn!(cpu, "cannot pin PMD thread: CPU number out of range");
+        return;
+    }
+    // SAFETY: `cpu` is within the set's size (checked above).
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: passes a valid cpu_set_t of the size given; 0 means the calling thread.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc != 0 {
+        tracing::warn!(cpu, error = %std::io::Error::last_os_error(), "cannot pin PMD thread");
+    }
+}
+
+impl Pmd {
+    /// The state of PMD context `id`.
+    pub(crate) fn new(shared: Arc<Shared>, id: usize) -> Pmd {
+        let batch = shared.cfg.batch;
+        Pmd {
+            id,
+            emc: Emc::new(shared.cfg.emc_entries),
+            cache: MegaflowCache::new(),
+            buckets: HashMap::new(),
+            drops: LocalDrops::default(),
+            counters: Counters::default(),
+            tx: Vec::new(),
+            pkts: Vec::with_capacity(batch),
+            keys: Vec::with_capacity(batch),
+            verdicts: Vec::with_capacity(batch),
+            flows: Vec::with_capacity(batch),
+            tx_lens: Vec::with_capacity(batch),
+            last_sweep: Instant::now(),
+            shared,
+        }
+    }
+
+    fn run(&mut self) {
+        let mut last_packet = Instant::now();
+        while !self.shared.stopping() {
+            let got = self.iteration();
+            if got > 0 {
+                last_packet = Instant::now();
+            } else if last_packet.elapsed() >= IDLE_SPIN {
+                self.sleep();
+            }
+        }
+    }
+
+    /// One pass over the thread's ports; returns the packets received.
+    pub(crate) fn iteration(&mut self) -> usize {
+        let shared = self.shared.clone();
+        let Some(me) = shared.pmds.get(self.id) else {
+            return 0;
+        };
+        me.busy.store(BUSY_LOADING, Ordering::SeqCst);
+        // Pairs with the fence in `set_tables`.
+        fence(Ordering::SeqCst);
+        let snap = shared.snapshot.load_full();
+        me.busy.store(snap.version, Ordering::SeqCst);
+        // Sweeping walks the whole cache: at most every SWEEP_INTERVAL, however many
+        // megaflows die meanwhile (dead ones are skipped by lookups until then).
+        if me.sweep.load(Ordering::Acquire) && self.last_sweep.elapsed() >= SWEEP_INTERVAL {
+            me.sweep.store(false, Ordering::Release);
+            self.cache.sweep();
+            self.last_sweep = Instant::now();
+        }
+        let ports = shared.ports.load_full();
+        let mut got = 0;
+        let id = self.id;
+        for entry in ports.by_ofport.values().filter(|e| e.pmd == id) {
+            got += self.poll_port(entry, &ports, &snap);
+        }
+        self.flush_tx(&ports);
+        self.publish(me);
+        drop(ports);
+        me.busy.store(0, Ordering::SeqCst);
+        me.iterations.fetch_add(1, Ordering::AcqRel);
+        got
+    }
+
+    /// Receives one batch from `entry` and processes it.
+    fn poll_port(&mut self, entry: &Arc<PortEntry>, ports: &PortMap, snap: &Snapshot) -> usize {
+        self.pkts.clear();
+        let res = lock(&entry.port).recv(&mut self.pkts, self.shared.cfg.batch);
+        let n = match res {
+            Ok(n) => n,
+            Err(e) => {
+                PortCounters::add(&entry.stats.rx_errors, 1);
+                tracing::debug!(port = %entry.name, error = %e, "receive failed");
+                0
+            }
+        };
+        if self.pkts.is_empty() {
+            return n;
+        }
+        let bytes: usize = self.pkts.iter().map(Packet::len).sum();
+        PortCounters::add(&entry.stats.rx_packets, self.pkts.len() as u64);
+        PortCounters::add(&entry.stats.rx_bytes, bytes as u64);
+        self.process(entry, ports, snap);
+        n
+    }
+
+    /// Extract, look up, upcall, execute: the batch in `self.pkts` from port `entry`.
+    fn process(&mut self, entry: &Arc<PortEntry>, ports: &PortMap, snap: &Snapshot) {
+        let shared = self.shared.clone();
+        // Taken out of `self` for the batch (and put back to keep their allocations).
+        let mut pkts = std::mem::take(&mut self.pkts);
+        let mut keys = std::mem::take(&mut self.keys);
+        let mut verdicts = std::mem::take(&mut self.verdicts);
+        let mut flows = std::mem::take(&mut self.flows);
+        keys.clear();
+        verdicts.clear();
+        flows.clear();
+        let mut rx_dropped = 0u64;
+        // 1-2: keys and cache lookups.
+        for p in &pkts {
+            let mut key = FlowKey::zero();
+            key.in_port = entry.ofport;
+            let ok = match extract_into(p.data(), &mut key) {
+                Ok(()) => true,
+                // Past the Ethernet header a partial key is what Open vSwitch forwards on.
+                Err(e) => e.layer() != Layer::Ethernet,
+            };
+            let verdict = if !ok {
+                self.drops.add(Drop::ParseError, 1);
+                rx_dropped += 1;
+                Verdict::Dropped
+            } else {
+                self.lookup(&shared, snap, &key, &mut flows)
+            };
+            keys.push(key);
+            verdicts.push(verdict);
+        }
+        // 3: upcalls for the misses.
+        let now = Instant::now();
+        for (verdict, key) in verdicts.iter_mut().zip(keys.iter()) {
+            if !matches!(verdict, Verdict::Miss) {
+                continue;
+            }
+            // An earlier miss of this batch may have installed the megaflow.
+            if let Some(flow) = self.cache.lookup(key) {
+                if let Some(i) = batch_index(&mut flows, &shared, snap, flow) {
+                    *verdict = Verdict::Go(i);
+                    continue;
+                }
+            }
+            let rate = shared.cfg.upcall_rate_per_port;
+            let bucket = self
+                .buckets
+                .entry(entry.ofport)
+                .or_insert_with(|| TokenBucket::new(rate, upcall_burst(rate, shared.cfg.batch)));
+            if !bucket.take(now) {
+                self.counters.upcalls_shed += 1;
+                self.drops.add(Drop::UpcallShed, 1);
+                rx_dropped += 1;
+                *verdict = Verdict::Dropped;
+                continue;
+            }
+            self.counters.upcalls += 1;
+            let (decision, flow) = upcall(&shared, snap, &mut self.cache, key);
+            if let Some(f) = &flow {
+                self.emc.maybe_insert(key, Emc::hash(key), f);
+            }
+            flows.push(BatchFlow {
+                decision,
+                flow,
+                packets: 0,
+                bytes: 0,
+            });
+            *verdict = Verdict::Go(flows.len() - 1);
+        }
+        // 4: credit each flow of the batch once, then execute.
+        for (verdict, pkt) in verdicts.iter().zip(pkts.iter()) {
+            if let Verdict::Go(i) = verdict {
+                if let Some(bf) = flows.get_mut(*i) {
+                    bf.packets += 1;
+                    bf.bytes += pkt.len() as u64;
+                }
+            }
+        }
+        let now_ms = now_ms();
+        for bf in &flows {
+            credit(
+                &bf.decision,
+                bf.flow.as_deref(),
+                bf.packets,
+                bf.bytes,
+                now_ms,
+            );
+        }
+        let mut env = PmdEnv {
+            pmd: self,
+            shared: &shared,
+            ports,
+            snap,
+            rx_dropped: 0,
+        };
+        for ((pkt, verdict), key) in pkts.drain(..).zip(verdicts.iter()).zip(keys.iter()) {
+            let Verdict::Go(i) = *verdict else {
+                continue;
+            };
+            let Some(d) = flows.get(i).map(|bf| &bf.decision) else {
+                continue;
+            };
+            if let Some(reason) = d.drop {
+                env.drop(reason);
+                continue;
+            }
+            let mut meta = *key;
+            execute(&mut env, pkt, &mut meta, &d.actions, 0);
+        }
+        rx_dropped += env.rx_dropped;
+        PortCounters::add(&entry.stats.rx_dropped, rx_dropped);
+        verdicts.clear();
+        flows.clear();
+        self.pkts = pkts;
+        self.keys = keys;
+        self.verdicts = verdicts;
+        self.flows = flows;
+    }
+
+    /// Looks `key` up in the caches; a stale hit is re-translated.
+    #[inline]
+    fn lookup(
+        &mut self,
+        shared: &Shared,
+        snap: &Snapshot,
+        key: &FlowKey,
+        flows: &mut Vec<BatchFlow>,
+    ) -> Verdict {
+        let hash = if self.emc.enabled() {
+            Emc::hash(key)
+        } else {
+            0
+        };
+        if let Some(flow) = self.emc.lookup(key, hash) {
+            if let Some(i) = batch_index(flows, shared, snap, flow) {
+                self.counters.emc_hits += 1;
+                return Verdict::Go(i);
+            }
+        } else if let Some(flow) = self.cache.lookup(key) {
+            if let Some(i) = batch_index(flows, shared, snap, flow) {
+                self.counters.megaflow_hits += 1;
+                let flow = flow.clone();
+                self.emc.maybe_insert(key, hash, &flow);
+                return Verdict::Go(i);
+            }
+        }
+        self.counters.misses += 1;
+        Verdict::Miss
+    }
+
+    /// Sends the buffered outputs.
+    fn flush_tx(&mut self, ports: &PortMap) {
+        for (ofport, pkts) in &mut self.tx {
+            if pkts.is_empty() {
+                continue;
+            }
+            let Some(entry) = ports.get(*ofport) else {
+                self.drops.add(Drop::PortDown, pkts.len() as u64);
+                pkts.clear();
+                continue;
+            };
+            let total = pkts.len();
+            let lens = &mut self.tx_lens;
+            lens.clear();
+            lens.extend(pkts.iter().map(Packet::len));
+            let res = lock(&entry.port).send(pkts);
+            pkts.clear();
+            let st = &entry.stats;
+            match res {
+                Ok(sent) => {
+                    let sent = sent.min(total);
+                    let bytes: usize = lens.iter().take(sent).sum();
+                    PortCounters::add(&st.tx_packets, sent as u64);
+                    PortCounters::add(&st.tx_bytes, bytes as u64);
+                    let lost = (total - sent) as u64;
+                    self.drops.add(Drop::TxRingFull, lost);
+                    PortCounters::add(&st.tx_dropped, lost);
+                }
+                Err(e) => {
+                    tracing::debug!(port = %entry.name, error = %e, "send failed");
+                    PortCounters::add(&st.tx_errors, 1);
+                    self.drops.add(Drop::TxError, total as u64);
+                    PortCounters::add(&st.tx_dropped, total as u64);
+                }
+            }
+        }
+    }
+
+    /// Publishes counters.
+    fn publish(&mut self, me: &crate::PmdShared) {
+        self.shared.drops.absorb(&mut self.drops);
+        let c = std::mem::take(&mut self.counters);
+        PortCounters::add(&me.emc_hits, c.emc_hits);
+        PortCounters::add(&me.megaflow_hits, c.megaflow_hits);
+        PortCounters::add(&me.misses, c.misses);
+        PortCounters::add(&me.upcalls, c.upcalls);
+        PortCounters::add(&me.upcalls_shed, c.upcalls_shed);
+    }
+
+    /// Blocks in `poll(2)` until a port is readable, a wake-up, or a timeout.
+    fn sleep(&mut self) {
+        let Some(me) = self.shared.pmds.get(self.id) else {
+            return;
+        };
+        let ports = self.shared.ports.load_full();
+        let mut fds = Vec::new();
+        let mut all_fds = true;
+        for e in ports.by_ofport.values().filter(|e| e.pmd == self.id) {
+            match e.poll_fd {
+                Some(fd) => fds.push(libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                }),
+                None => all_fds = false,
+            }
+        }
+        drop(ports);
+        if let Some(w) = &me.wake {
+            use std::os::fd::AsRawFd;
+            fds.push(libc::pollfd {
+                fd: w.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        let timeout = if all_fds { IDLE_SLEEP } else { NO_FD_SLEEP };
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // A port removed meanwhile closes its descriptor only after this thread finishes an
+        // iteration (see `remove_port`), so every descriptor here stays open during the poll.
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structures.
+        let _ = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        me.clear_wake();
+    }
+}
+
+/// Credits a run of `n` packets and `b` bytes of one decision.
+fn credit(d: &Decision, flow: Option<&Megaflow>, n: u64, b: u64, now: u64) {
+    if let Some(f) = flow {
+        f.hit(n, b, now);
+    }
+    d.credit_rules(n, b, now);
+}
+
+/// The execution environment of a PMD thread.
+struct PmdEnv<'a> {
+    pmd: &'a mut Pmd,
+    shared: &'a Shared,
+    ports: &'a PortMap,
+    snap: &'a Snapshot,
+    rx_dropped: u64,
+}
+
+impl Env for PmdEnv<'_> {
+    fn output(&mut self, port: u32, pkt: Packet) {
+        let Some(entry) = self.ports.get(port) else {
+            self.pmd.drops.add(Drop::PortDown, 1);
+            return;
+        };
+        if crate::setfield::l3_len(pkt.data()) > entry.mtu {
+            self.pmd.drops.add(Drop::MtuExceeded, 1);
+            PortCounters::add(&entry.stats.tx_dropped, 1);
+            return;
+        }
+        match self.pmd.tx.iter_mut().find(|(p, _)| *p == port) {
+            Some((_, q)) => q.push(pkt),
+            None => self.pmd.tx.push((port, vec![pkt])),
+        }
+    }
+
+    fn flood_ports(&self, in_port: u32, out: &mut Vec<u32>) {
+        out.extend(self.ports.by_ofport.keys().filter(|p| **p != in_port));
+    }
+
+    fn controller(&mut self, pi: PacketIn) {
+        if let Err(reason) = self.shared.packet_in(pi) {
+            self.pmd.drops.add(reason, 1);
+        }
+    }
+
+    fn recirc(&mut self, pkt: Packet, key: FlowKey, depth: usize) {
+        let hit = self.pmd.cache.lookup(&key).cloned();
+        let fresh =
+            hit.and_then(|f| fresh_decision(self.shared, self.snap, &f).map(|d| (d, Some(f))));
+        let (d, flow) = match fresh {
+            Some(found) => {
+                self.pmd.counters.megaflow_hits += 1;
+                found
+            }
+            None => {
+                // Recirculations are not rate-limited: the packet was admitted on its first pass.
+                self.pmd.counters.misses += 1;
+                self.pmd.counters.upcalls += 1;
+                upcall(self.shared, self.snap, &mut self.pmd.cache, &key)
+            }
+        };
+        credit(&d, flow.as_deref(), 1, pkt.len() as u64, now_ms());
+        if let Some(reason) = d.drop {
+            self.drop(reason);
+            return;
+        }
+        let mut meta = key;
+        execute(self, pkt, &mut meta, &d.actions, depth);
+    }
+
+    fn drop(&mut self, reason: Drop) {
+        self.pmd.drops.add(reason, 1);
+        if !reason.is_tx() {
+            self.rx_dropped += 1;
+        }
+    }
+}
