@@ -723,6 +723,78 @@ pub fn rule_line(rule: &FlowRule, text: &RuleText) -> String {
     line
 }
 
+/// A flow mod as text `parse_flow_mod` turns back into an equal flow mod (for the journal):
+/// every parameter explicit, the cookie mask for modify and delete, no actions for delete.
+pub fn flow_mod_text(fm: &FlowMod) -> String {
+    let mut line = String::with_capacity(96);
+    // Writing into a String cannot fail: the results of `write!` below are ignored.
+    if let Some(t) = fm.table {
+        let _ = write!(line, "table={t},");
+    }
+    let _ = write!(line, "priority={}", fm.priority);
+    if fm.command == FlowCommand::Add || fm.cookie_mask == 0 {
+        if fm.cookie != 0 {
+            let _ = write!(line, ",cookie={:#x}", fm.cookie);
+        }
+    } else {
+        let _ = write!(line, ",cookie={:#x}/{:#x}", fm.cookie, fm.cookie_mask);
+    }
+    for (value, name) in [
+        (fm.idle_timeout, "idle_timeout"),
+        (fm.hard_timeout, "hard_timeout"),
+        (fm.importance, "importance"),
+    ] {
+        if value != 0 {
+            let _ = write!(line, ",{name}={value}");
+        }
+    }
+    let FlowModFlags {
+        send_flow_rem,
+        check_overlap,
+        reset_counts,
+        no_packet_counts,
+        no_byte_counts,
+    } = fm.flags;
+    for (on, name) in [
+        (send_flow_rem, "send_flow_rem"),
+        (check_overlap, "check_overlap"),
+        (reset_counts, "reset_counts"),
+        (no_packet_counts, "no_packet_counts"),
+        (no_byte_counts, "no_byte_counts"),
+    ] {
+        if on {
+            line.push(',');
+            line.push_str(name);
+        }
+    }
+    if let Some(p) = fm.out_port {
+        let _ = write!(line, ",out_port={p}");
+    }
+    if let Some(g) = fm.out_group {
+        let _ = write!(line, ",out_group={g}");
+    }
+    let m = format_match(&fm.match_);
+    if !m.is_empty() {
+        line.push(',');
+        line.push_str(&m);
+    }
+    if fm.command != FlowCommand::Delete {
+        line.push_str(" actions=");
+        line.push_str(&format_actions_for(&fm.actions, &fm.match_));
+    }
+    line
+}
+
+/// A strict delete of exactly `rule` (for the journal of expired rules).
+pub fn delete_exactly(rule: &FlowRule) -> FlowMod {
+    FlowMod {
+        table: Some(rule.table),
+        priority: rule.priority,
+        match_: rule.match_.clone(),
+        ..delete_all()
+    }
+}
+
 /// A rule with its counters, at time `now`.
 pub fn flow_entry(rule: &FlowRule, now: flowtable::table::Millis) -> v1::FlowEntry {
     flow_entry_with(rule, now, &RuleText::of(rule))
@@ -770,5 +842,45 @@ pub fn masked_key_text(key: &flowtable::FlowKey, mask: &FlowMask) -> String {
         "<any>".to_string()
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_mod_text_round_trips() {
+        let cases = [
+            (FlowCommand::Add, "table=3,priority=7,cookie=0x1f,idle_timeout=10,hard_timeout=20,importance=3,send_flow_rem,check_overlap,ip,nw_dst=10.0.0.0/8,actions=dec_ttl,output:2"),
+            (FlowCommand::Add, "actions=drop"),
+            (FlowCommand::Add, "tcp,tp_dst=80,actions=mod_vlan_vid:5,resubmit(,3)"),
+            (FlowCommand::Modify, "cookie=0x5/0xff,reset_counts,udp,actions=output:4"),
+            (FlowCommand::Delete, "table=1,cookie=0x10/0xffffffffffffffff,out_port=2,ip"),
+            (FlowCommand::Delete, "out_port=CONTROLLER"),
+            (FlowCommand::Delete, ""),
+        ];
+        for (command, text) in cases {
+            let fm = parse_flow_mod(text, command).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let line = flow_mod_text(&fm);
+            let back = parse_flow_mod(&line, command).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(back, fm, "{text} -> {line}");
+        }
+        let fm = convert_delete_of_rule();
+        let line = flow_mod_text(&fm);
+        let back =
+            parse_flow_mod(&line, FlowCommand::Delete).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(back, fm, "{line}");
+    }
+
+    fn convert_delete_of_rule() -> FlowMod {
+        let mut tables = flowtable::table::Tables::new();
+        let fm = parse_flow_mod("table=4,priority=9,arp,actions=drop", FlowCommand::Add)
+            .unwrap_or_else(|e| panic!("{e}"));
+        tables
+            .apply(&fm, false, 0)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rule = tables.rules().next().unwrap_or_else(|| panic!("no rule"));
+        delete_exactly(rule)
     }
 }

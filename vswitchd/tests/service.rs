@@ -687,6 +687,31 @@ async fn restart_restores_bridges_ports_and_flows() {
     h.add_flow("br1", "actions=drop")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    // Later changes go to the journal, and are replayed in order.
+    for i in 0..20 {
+        h.add_flow(
+            "br0",
+            &format!("priority=20,ip,nw_dst=10.1.0.{i},actions=output:2"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    h.flows()
+        .modify(v1::ModifyFlowsRequest {
+            bridge: "br0".into(),
+            flow: Some(text_spec("ip,nw_dst=10.1.0.0/24,actions=output:1")),
+            strict: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    h.flows()
+        .delete(v1::DeleteFlowsRequest {
+            bridge: "br0".into(),
+            flow: Some(text_spec("priority=20,ip,nw_dst=10.1.0.7")),
+            strict: true,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let before = (h.dump_texts("br0").await, h.dump_texts("br1").await);
     let h = h.restart().await;
     assert_eq!(h.switch.bridge_names(), ["br0", "br1"]);
@@ -701,6 +726,12 @@ async fn restart_restores_bridges_ports_and_flows() {
     assert_eq!(ports, [("a0".to_string(), 1), ("a1".to_string(), 7)]);
     let after = (h.dump_texts("br0").await, h.dump_texts("br1").await);
     assert_eq!(before, after);
+    assert_eq!(after.0.len(), 20);
+    assert!(after
+        .0
+        .iter()
+        .filter(|t| t.contains("nw_dst=10.1.0."))
+        .all(|t| t.ends_with("actions=output:1")));
     // The next port number continues after the restored ones.
     assert_eq!(h.add_mem_port("br0", "a2", None).await, 8);
 }
