@@ -790,7 +790,7 @@ pub fn delete_exactly(rule: &FlowRule) -> FlowMod {
     FlowMod {
         table: Some(rule.table),
         priority: rule.priority,
-        match_: rule.match_.clone(),
+        match_: rule.match_,
         ..delete_all()
     }
 }
