@@ -230,6 +230,7 @@ impl Store {
         let mut rules: Vec<_> = tables.rules().collect();
         // Stable order (table, then priority high to low) keeps the file readable and diffable.
         rules.sort_by(|a, b| a.table.cmp(&b.table).then(b.priority.cmp(&a.priority)));
+        cache.fill(&rules);
         for rule in rules {
             text.push_str(&rule_line(rule, &cache.text(rule)));
             text.push('\n');

@@ -413,23 +413,22 @@ impl v1::bundles_server::Bundles for Api {
         let r = request.into_inner();
         self.switch.bridge(&r.bridge).map_err(status)?;
         let mods = tokio::task::spawn_blocking(move || {
-            r.mods
-                .iter()
-                .enumerate()
-                .map(|(index, m)| {
-                    let fail = |reason: String| SwitchError::Bundle {
-                        index,
-                        error: Box::new(SwitchError::Invalid(reason)),
-                    };
-                    let command = command_of(m.command).map_err(fail)?;
-                    let fm = match &m.flow {
-                        Some(spec) => convert::flow_mod(spec, command).map_err(fail)?,
-                        None if command == FlowCommand::Delete => convert::delete_all(),
-                        None => return Err(fail("the flow is missing".to_string())),
-                    };
-                    Ok((fm, m.strict))
-                })
-                .collect::<Result<Vec<_>, SwitchError>>()
+            let indexed: Vec<(usize, &v1::FlowMod)> = r.mods.iter().enumerate().collect();
+            convert::parallel_map(&indexed, |&(index, m)| {
+                let fail = |reason: String| SwitchError::Bundle {
+                    index,
+                    error: Box::new(SwitchError::Invalid(reason)),
+                };
+                let command = command_of(m.command).map_err(fail)?;
+                let fm = match &m.flow {
+                    Some(spec) => convert::flow_mod(spec, command).map_err(fail)?,
+                    None if command == FlowCommand::Delete => convert::delete_all(),
+                    None => return Err(fail("the flow is missing".to_string())),
+                };
+                Ok((fm, m.strict))
+            })
+            .into_iter()
+            .collect::<Result<Vec<_>, SwitchError>>()
         })
         .await
         .map_err(|e| Status::internal(format!("bundle failed: {e}")))?

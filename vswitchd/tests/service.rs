@@ -624,6 +624,40 @@ async fn a_bundle_with_one_bad_flow_changes_nothing() {
         ["table=0,priority=1 actions=drop"]
     );
 
+    // The same in a bundle large enough to be parsed on several threads: the first bad flow
+    // mod is named, not the first one a thread found.
+    let mut mods: Vec<v1::FlowMod> = (0..10_000)
+        .map(|i| {
+            add_mod(&format!(
+                "priority=100,ip,nw_dst=10.1.{}.{},actions=output:1",
+                i / 256,
+                i % 256
+            ))
+        })
+        .collect();
+    for bad in [7001, 9500] {
+        if let Some(m) = mods.get_mut(bad) {
+            *m = add_mod("priority=100,ip,nw_dst=10.0.0.300,actions=output:1");
+        }
+    }
+    let status = match h
+        .bundles()
+        .commit(v1::BundleRequest {
+            bridge: "br0".into(),
+            mods,
+        })
+        .await
+    {
+        Ok(r) => panic!("bundle accepted: {r:?}"),
+        Err(s) => s,
+    };
+    assert!(
+        status.message().starts_with("flow mod 7001: "),
+        "{}",
+        status.message()
+    );
+    assert_eq!(h.dump_texts("br0").await.len(), 1);
+
     // A table error in a bundle is reported with its index too.
     let status = match h
         .bundles()
