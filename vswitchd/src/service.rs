@@ -21,6 +21,7 @@ use tonic::codegen::Bytes;
 use tonic::{Code, Request, Response, Status};
 
 use crate::convert;
+use crate::persist::Change;
 use crate::switch::{port_info, ChangeSummary, Switch, SwitchError};
 
 /// Flows per message of a flow dump.
@@ -94,6 +95,14 @@ fn command_of(c: i32) -> Result<FlowCommand, String> {
         Ok(v1::FlowCommand::Unspecified) | Err(_) => {
             Err("the flow mod's command is missing: expected add, modify or delete".to_string())
         }
+    }
+}
+
+/// The text of a flow given as text.
+fn spec_text(spec: Option<&v1::FlowSpec>) -> Option<String> {
+    match spec.and_then(|s| s.spec.as_ref()) {
+        Some(v1::flow_spec::Spec::Text(t)) => Some(t.clone()),
+        _ => None,
     }
 }
 
@@ -173,7 +182,14 @@ impl Api {
         self.switch.bridge(bridge).map_err(status)?;
         let summary = self
             .switch
-            .apply(bridge, vec![(fm, strict)])
+            .apply(
+                bridge,
+                vec![Change {
+                    flow_mod: fm,
+                    strict,
+                    text: spec_text(spec),
+                }],
+            )
             .await
             .map_err(status)?;
         Ok(Response::new(result(summary)))
@@ -425,7 +441,11 @@ impl v1::bundles_server::Bundles for Api {
                     None if command == FlowCommand::Delete => convert::delete_all(),
                     None => return Err(fail("the flow is missing".to_string())),
                 };
-                Ok((fm, m.strict))
+                Ok(Change {
+                    flow_mod: fm,
+                    strict: m.strict,
+                    text: spec_text(m.flow.as_ref()),
+                })
             })
             .into_iter()
             .collect::<Result<Vec<_>, SwitchError>>()
