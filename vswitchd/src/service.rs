@@ -20,6 +20,7 @@ use tonic::codegen::Bytes;
 use tonic::{Code, Request, Response, Status};
 
 use crate::convert;
+use crate::persist::Change;
 use crate::switch::{port_info, ChangeSummary, Switch, SwitchError};
 
 /// Flows per message of a flow dump.
@@ -93,6 +94,14 @@ fn command_of(c: i32) -> Result<FlowCommand, String> {
         Ok(v1::FlowCommand::Unspecified) | Err(_) => {
             Err("the flow mod's command is missing: expected add, modify or delete".to_string())
         }
+    }
+}
+
+/// The text of a flow given as text.
+fn spec_text(spec: Option<&v1::FlowSpec>) -> Option<String> {
+    match spec.and_then(|s| s.spec.as_ref()) {
+        Some(v1::flow_spec::Spec::Text(t)) => Some(t.clone()),
+        _ => None,
     }
 }
 
@@ -172,7 +181,14 @@ impl Api {
         self.switch.bridge(bridge).map_err(status)?;
         let summary = self
             .switch
-            .apply(bridge, vec![(fm, strict)])
+            .apply(
+                bridge,
+                vec![Change {
+                    flow_mod: fm,
+                    strict,
+                    text: spec_text(spec),
+                }],
+            )
             .await
             .map_err(status)?;
         Ok(Response::new(result(summary)))
@@ -373,6 +389,7 @@ impl v1::flows_server::Flows for Api {
             });
         let tables = br.tables();
         let batches = tokio::task::spawn_blocking(move || {
+            let br = br;
             let now = now_ms();
             let mut rules: Vec<_> = tables
                 .rules()
@@ -385,10 +402,12 @@ impl v1::flows_server::Flows for Api {
             rules
                 .chunks(DUMP_BATCH)
                 .map(|chunk| {
+                    let texts = br.rule_texts(chunk);
                     Ok(v1::DumpFlowsResponse {
                         flows: chunk
                             .iter()
-                            .map(|rule| convert::flow_entry(rule, now))
+                            .zip(&texts)
+                            .map(|(rule, text)| convert::flow_entry_with(rule, now, text))
                             .collect(),
                     })
                 })
@@ -409,23 +428,26 @@ impl v1::bundles_server::Bundles for Api {
         let r = request.into_inner();
         self.switch.bridge(&r.bridge).map_err(status)?;
         let mods = tokio::task::spawn_blocking(move || {
-            r.mods
-                .iter()
-                .enumerate()
-                .map(|(index, m)| {
-                    let fail = |reason: String| SwitchError::Bundle {
-                        index,
-                        error: Box::new(SwitchError::Invalid(reason)),
-                    };
-                    let command = command_of(m.command).map_err(fail)?;
-                    let fm = match &m.flow {
-                        Some(spec) => convert::flow_mod(spec, command).map_err(fail)?,
-                        None if command == FlowCommand::Delete => convert::delete_all(),
-                        None => return Err(fail("the flow is missing".to_string())),
-                    };
-                    Ok((fm, m.strict))
+            let indexed: Vec<(usize, &v1::FlowMod)> = r.mods.iter().enumerate().collect();
+            convert::parallel_map(&indexed, |&(index, m)| {
+                let fail = |reason: String| SwitchError::Bundle {
+                    index,
+                    error: Box::new(SwitchError::Invalid(reason)),
+                };
+                let command = command_of(m.command).map_err(fail)?;
+                let fm = match &m.flow {
+                    Some(spec) => convert::flow_mod(spec, command).map_err(fail)?,
+                    None if command == FlowCommand::Delete => convert::delete_all(),
+                    None => return Err(fail("the flow is missing".to_string())),
+                };
+                Ok(Change {
+                    flow_mod: fm,
+                    strict: m.strict,
+                    text: spec_text(m.flow.as_ref()),
                 })
-                .collect::<Result<Vec<_>, SwitchError>>()
+            })
+            .into_iter()
+            .collect::<Result<Vec<_>, SwitchError>>()
         })
         .await
         .map_err(|e| Status::internal(format!("bundle failed: {e}")))?
