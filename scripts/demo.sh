@@ -6,8 +6,10 @@
 # 1. builds `ofctl` (release);
 # 2. `ofctl parse-flow` on a few flows: each prints Open vSwitch's canonical text, and a bad one
 #    prints the column of the error and exits non-zero;
-# 3. `ofctl trace-offline` of a TCP packet through the three-table pipeline of
-#    scripts/demo-flows.txt: the rules hit, the datapath actions and the megaflow.
+# 3. `ofctl trace-offline` of three TCP packets through the three-table pipeline of
+#    scripts/demo-flows.txt (a new connection, which goes through conntrack and recirculates; an
+#    established one, forwarded; a new one the ACL refuses): for each, the rules hit, the
+#    datapath actions and the megaflow.
 # Needs only Rust: it installs nothing. (The daemon and the AF_XDP datapath come with issues 3
 # and 4; this script will then also run two namespaces across a bridge.)
 set -euo pipefail
@@ -67,6 +69,11 @@ ofctl trace-offline scripts/demo-flows.txt "$packet"
 
 packet="in_port=2,ct_state=+trk+est,tcp,nw_src=192.168.1.7,nw_dst=10.0.0.5,tp_src=40000,tp_dst=80"
 section "ofctl trace-offline: an established connection from outside to the web server, already tracked"
+show ofctl trace-offline scripts/demo-flows.txt "\"$packet\""
+ofctl trace-offline scripts/demo-flows.txt "$packet"
+
+packet="in_port=2,ct_state=+trk+new,tcp,nw_src=192.168.1.7,nw_dst=10.0.0.5,tp_src=40000,tp_dst=22"
+section "ofctl trace-offline: a new connection from outside to a port the ACL does not open"
 show ofctl trace-offline scripts/demo-flows.txt "\"$packet\""
 ofctl trace-offline scripts/demo-flows.txt "$packet"
 

@@ -36,10 +36,25 @@ trap 'rm -rf "$scratch"' EXIT
 
 # cargo-fuzz finds fuzz/ from the project root, where this runs; corpus paths are absolute
 # because the fuzzer binary does not run in this directory.
+# Every target runs even when an earlier one fails, so one run reports every failing target.
+failed=()
 for target in $(cargo fuzz list); do
     echo "---- fuzz target $target: ${SECONDS_PER_TARGET}s"
     mkdir -p "$scratch/$target"
+    # A target's dictionary of tokens (fuzz/<target>.dict), when it has one, helps libFuzzer
+    # build valid syntax.
+    dict=()
+    if [ -f "fuzz/$target.dict" ]; then
+        dict=(-dict="$PWD/fuzz/$target.dict")
+    fi
     # libFuzzer writes new inputs to the first corpus directory and reads seeds from all.
-    cargo fuzz run -s none "$target" "$scratch/$target" "$PWD/fuzz/corpus/$target" -- \
-        -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -print_final_stats=1
+    if ! cargo fuzz run -s none "$target" "$scratch/$target" "$PWD/fuzz/corpus/$target" -- \
+        -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -print_final_stats=1 "${dict[@]}"; then
+        failed+=("$target")
+    fi
 done
+if [ "${#failed[@]}" -ne 0 ]; then
+    echo "fuzz: failing targets: ${failed[*]} (inputs in fuzz/artifacts/)" >&2
+    exit 1
+fi
+echo "fuzz: no failures"

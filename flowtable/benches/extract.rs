@@ -186,6 +186,26 @@ fn mix() -> Vec<Vec<u8>> {
     ethernet::emit(&mut e, DST, SRC, 0x88cc);
     e.resize(64, 0);
     frames.push(e);
+    let opts = [0x94, 4, 0, 0];
+    frames.push(frame(
+        &[],
+        ethertype::IPV4,
+        &ipv4(
+            Ipv4Header {
+                options: &opts,
+                ..v4(proto::TCP, 5)
+            },
+            &tcp(5, 6),
+        ),
+    ));
+    let mut frag6 = Vec::new();
+    ipv6ext::emit_fragment(&mut frag6, proto::UDP, 0, true, 7);
+    frag6.extend_from_slice(&udp(7, 8, &[0; 16]));
+    frames.push(frame(
+        &[],
+        ethertype::IPV6,
+        &ipv6(ipv6ext::FRAGMENT, &frag6),
+    ));
     assert_eq!(frames.len(), 32);
     frames
 }

@@ -7,9 +7,11 @@
 //!
 //! The model follows what `ovs-ofctl -O OpenFlow13` prints rather than what users may type:
 //! `mod_dl_src:X` is parsed straight into [`Action::SetField`], `strip_vlan` into
-//! [`Action::PopVlan`]. The two OpenFlow 1.0 actions whose OpenFlow 1.3 form depends on the rule's
-//! match, `mod_vlan_vid` and `mod_vlan_pcp` (they push a tag when the packet has none), are kept as
-//! [`Action::SetVlanVid`] and [`Action::SetVlanPcp`] until [`normalize`] rewrites them for a match.
+//! [`Action::PopVlan`], a masked `set_field` into [`Action::Load`]s ([`normalize`] does the same
+//! for actions built in code). The two OpenFlow 1.0 actions whose meaning depends on the packet,
+//! `mod_vlan_vid` and `mod_vlan_pcp` (they push a tag when the packet has none), stay
+//! [`Action::SetVlanVid`] and [`Action::SetVlanPcp`], as in Open vSwitch; the formatter prints
+//! them in their OpenFlow 1.3 form for the rule's match.
 //!
 //! [`validate`] checks an action list against the rule's match and table: field prerequisites,
 //! subfield widths, instruction order, table numbers, what may appear inside `ct(...)`.
@@ -21,9 +23,12 @@ use std::net::IpAddr;
 use crate::field::{Field, SubField};
 use crate::key::FlowKey;
 
+mod normalize;
 mod validate;
 
-pub use validate::{normalize, validate, ActionError};
+pub use normalize::normalize;
+pub(crate) use normalize::{masked_set_field, pad_note};
+pub use validate::{validate, ActionError};
 
 /// An OpenFlow port number. Reserved ports carry Open vSwitch's 16-bit numbering (`LOCAL` is
 /// `0xfffe`), which is also what the `in_port` field of a [`FlowKey`] holds for them.
@@ -303,11 +308,11 @@ pub enum Action {
     PushVlan(u16),
     /// `pop_vlan` / `strip_vlan`: remove the outermost VLAN tag.
     PopVlan,
-    /// `mod_vlan_vid:V` with OpenFlow 1.0 meaning: set the VLAN ID, pushing a tag if there is none.
-    /// [`normalize`] turns it into `push_vlan` and `set_field:->vlan_vid`.
+    /// `mod_vlan_vid:V` with OpenFlow 1.0 meaning: set the VLAN ID, pushing a tag if the packet
+    /// has none. Printed as `[push_vlan:0x8100,]set_field:V|0x1000->vlan_vid`.
     SetVlanVid(u16),
-    /// `mod_vlan_pcp:P` with OpenFlow 1.0 meaning: set the priority, pushing a tag if there is
-    /// none. [`normalize`] turns it into `push_vlan` and `set_field:->vlan_pcp`.
+    /// `mod_vlan_pcp:P` with OpenFlow 1.0 meaning: set the priority, pushing a tag if the packet
+    /// has none. Printed as `[push_vlan:0x8100,]set_field:P->vlan_pcp`.
     SetVlanPcp(u8),
     /// `set_field:V/M->F`: write the bits `mask` of `field` (right-aligned values).
     SetField {
@@ -499,3 +504,6 @@ pub fn walk(actions: &[Action], f: &mut impl FnMut(&Action)) {
         a.walk(f);
     }
 }
+
+#[cfg(test)]
+mod tests;

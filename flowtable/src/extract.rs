@@ -22,7 +22,8 @@
 //! - ARP and RARP (Ethernet/IPv4 only) fill `nw_src`/`nw_dst` (SPA/TPA), `arp_sha`/`arp_tha`
 //!   and `arp_op` (only when the opcode fits in 8 bits, as Open vSwitch). Unlike Open vSwitch,
 //!   whose `nw_proto` doubles as the ARP opcode, `nw_proto` stays zero.
-//! - TCP fills ports and the 12 flag bits, UDP and SCTP ports; ICMP and ICMPv6 put type and
+//! - TCP (with a data offset of at least 5 words, within the packet) fills ports and the 12
+//!   flag bits, UDP and SCTP ports; ICMP and ICMPv6 put type and
 //!   code both in `icmp_type`/`icmp_code` and in `tp_src`/`tp_dst` (Open vSwitch's storage of
 //!   ICMP in the port fields, which the megaflow then covers); IGMP puts type and code in
 //!   `tp_src`/`tp_dst` only.
@@ -63,6 +64,61 @@ impl FlowKey {
         self.words_mut()[PACKET_WORDS_START..].fill(0);
     }
 }
+
+// Every field of the key, sorted by who sets it. Adding a field to `FlowKey` fails to compile
+// here until someone decides whether extraction must fill it (STYLE rule 4); the metadata fields
+// survive `extract_into`, the packet fields are cleared and refilled.
+const _: fn(&FlowKey) = |k| {
+    let FlowKey {
+        // Metadata, kept: set by the port, the pipeline, tunnels and conntrack.
+        tun_id: _,
+        metadata: _,
+        ct_label: _,
+        regs: _,
+        tun_src: _,
+        tun_dst: _,
+        in_port: _,
+        recirc_id: _,
+        ct_state: _,
+        ct_mark: _,
+        pkt_mark: _,
+        ct_zone: _,
+        tun_flags: _,
+        // L2: Ethernet, VLAN, LLC/SNAP.
+        dl_dst: _,
+        dl_src: _,
+        dl_type: _,
+        vlan_tci: _,
+        vlan_tpid: _,
+        inner_vlan_tci: _,
+        inner_vlan_tpid: _,
+        pad_l2: _,
+        // L3: IPv4, IPv6, ARP.
+        nw_src: _,
+        nw_dst: _,
+        ipv6_src: _,
+        ipv6_dst: _,
+        ipv6_label: _,
+        nw_proto: _,
+        nw_tos: _,
+        nw_ttl: _,
+        nw_frag: _,
+        arp_sha: _,
+        arp_op: _,
+        arp_tha: _,
+        pad_l3: _,
+        // L4: TCP, UDP, SCTP, ICMP, IGMP, ICMPv6 and neighbor discovery.
+        tp_src: _,
+        tp_dst: _,
+        tcp_flags: _,
+        icmp_type: _,
+        icmp_code: _,
+        nd_target: _,
+        nd_sll: _,
+        nd_tll: _,
+        pad_l4: _,
+    } = *k;
+};
 
 /// Extracts a new key from `frame` received on `in_port`. On error the partial key is lost;
 /// use [`extract_into`] to keep it.
@@ -192,6 +248,7 @@ fn extract_l4(buf: &[u8], key: &mut FlowKey) -> Result<(), Error> {
     match key.nw_proto {
         proto::TCP => {
             let tcp = Tcp::parse(buf)?;
+            tcp.check_header_len()?;
             key.tp_src = tcp.src_port();
             key.tp_dst = tcp.dst_port();
             key.tcp_flags = tcp.flags();

@@ -206,8 +206,12 @@ macro_rules! fields {
 }
 
 fields! {
-    /// Input port.
-    InPort => { name: "in_port", aliases: [], nxm: ["NXM_OF_IN_PORT", "OXM_OF_IN_PORT"],
+    /// Input port, 16 bits as Open vSwitch numbers ports (`LOCAL` is `0xfffe`).
+    InPort => { name: "in_port", aliases: [], nxm: ["NXM_OF_IN_PORT"],
+        bits: 16, maskable: false, writable: true, prereq: None, format: OfPort },
+    /// Input port as OpenFlow 1.1+ sees it (32 bits; the same storage as `in_port`), so
+    /// `move:OXM_OF_IN_PORT[]->NXM_NX_REG0[]` has the width Open vSwitch gives it.
+    InPortOxm => { name: "in_port_oxm", aliases: [], nxm: ["OXM_OF_IN_PORT"],
         bits: 32, maskable: false, writable: true, prereq: None, format: OfPort },
     /// OpenFlow metadata.
     Metadata => { name: "metadata", aliases: [], nxm: ["OXM_OF_METADATA"],
@@ -381,10 +385,10 @@ fields! {
     TcpFlags => { name: "tcp_flags", aliases: [], nxm: ["NXM_NX_TCP_FLAGS"],
         bits: 12, maskable: true, writable: false, prereq: Tcp, format: TcpFlags },
     /// ICMP type.
-    IcmpType => { name: "icmp_type", aliases: ["icmpv4_type"], nxm: ["NXM_OF_ICMP_TYPE", "OXM_OF_ICMPV4_TYPE"],
+    IcmpType => { name: "icmp_type", aliases: [], nxm: ["NXM_OF_ICMP_TYPE", "OXM_OF_ICMPV4_TYPE"],
         bits: 8, maskable: false, writable: true, prereq: Icmpv4, format: Decimal },
     /// ICMP code.
-    IcmpCode => { name: "icmp_code", aliases: ["icmpv4_code"], nxm: ["NXM_OF_ICMP_CODE", "OXM_OF_ICMPV4_CODE"],
+    IcmpCode => { name: "icmp_code", aliases: [], nxm: ["NXM_OF_ICMP_CODE", "OXM_OF_ICMPV4_CODE"],
         bits: 8, maskable: false, writable: true, prereq: Icmpv4, format: Decimal },
     /// ICMPv6 type (stored in `icmp_type`).
     Icmpv6Type => { name: "icmpv6_type", aliases: [], nxm: ["NXM_NX_ICMPV6_TYPE", "OXM_OF_ICMPV6_TYPE"],
@@ -470,7 +474,8 @@ impl Field {
     pub fn is_alias(self) -> bool {
         matches!(
             self,
-            Field::ArpSpa
+            Field::InPortOxm
+                | Field::ArpSpa
                 | Field::ArpTpa
                 | Field::Icmpv6Type
                 | Field::Icmpv6Code
@@ -485,7 +490,7 @@ impl Field {
     fn slot(self) -> (Slot, u32) {
         use Slot::*;
         match self {
-            Field::InPort => (U32(|k| &mut k.in_port), 0),
+            Field::InPort | Field::InPortOxm => (U32(|k| &mut k.in_port), 0),
             Field::Metadata => (U64(|k| &mut k.metadata), 0),
             Field::Reg0 => (U32(|k| &mut k.regs[0]), 0),
             Field::Reg1 => (U32(|k| &mut k.regs[1]), 0),

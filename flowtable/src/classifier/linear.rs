@@ -6,7 +6,8 @@ use super::Rule;
 use crate::key::{FlowKey, FlowMask};
 use crate::matching::Match;
 
-/// A classifier that keeps its rules in a list and scans all of them.
+/// A classifier that keeps its rules in a list and scans all of them. Like the classifier, it
+/// ignores key bits outside a match's mask.
 ///
 /// It makes the same decisions as [`Classifier`](super::Classifier): highest priority wins, and
 /// among equal priorities the rule inserted first (lowest [`Rule::seq`]); replacing a rule gives
@@ -43,6 +44,7 @@ impl<T> Linear<T> {
     }
 
     fn position(&self, match_: &Match, priority: u16) -> Option<usize> {
+        let match_ = &Match::new(match_.key, match_.mask);
         self.rules
             .iter()
             .position(|r| r.priority == priority && r.match_ == *match_)
@@ -50,6 +52,7 @@ impl<T> Linear<T> {
 
     /// Adds a rule, replacing (and returning the value of) one with the same match and priority.
     pub fn insert(&mut self, match_: Match, priority: u16, value: T) -> Option<T> {
+        let match_ = Match::new(match_.key, match_.mask);
         let seq = self.next_seq;
         self.next_seq += 1;
         let rule = Rule {
@@ -78,9 +81,13 @@ impl<T> Linear<T> {
 
     /// The rule with exactly this match and priority.
     pub fn find_exact(&self, match_: &Match, priority: u16) -> Option<&Rule<T>> {
-        self.rules
-            .iter()
-            .find(|r| r.priority == priority && r.match_ == *match_)
+        self.rules.get(self.position(match_, priority)?)
+    }
+
+    /// The value of the rule with exactly this match and priority, for changing it in place.
+    pub fn find_exact_mut(&mut self, match_: &Match, priority: u16) -> Option<&mut T> {
+        let i = self.position(match_, priority)?;
+        self.rules.get_mut(i).map(|r| &mut r.value)
     }
 
     /// The highest-priority rule matching `key` (the oldest among equals). ORs into `wc` the mask

@@ -31,12 +31,21 @@
 //!
 //! # Prefix tracking
 //!
-//! For `nw_src`, `nw_dst`, `ipv6_src` and `ipv6_dst`, a trie (see [`trie`]) holds the prefixes of
-//! all rules whose subtable masks the field with a CIDR prefix. When a subtable's visit reaches
-//! the stage of such a field, the trie says whether any rule with that prefix length matches the
-//! key's address at all; if none does, the subtable is skipped and only the leading address bits
-//! the trie needed to prove it enter the mask. With a rule for `10.0.0.0/24` and one for
-//! `10.0.1.7/32`, a packet to `10.0.0.5` gets a `/24` mask on `nw_dst`, not an exact one.
+//! For `nw_src`, `nw_dst`, `ipv6_src` and `ipv6_dst`, the classifier tracks the prefixes of all
+//! rules whose subtable masks the field with a CIDR prefix, in a trie (`trie.rs`) and in a
+//! counting set of (prefix, length) hashes. When a subtable misses at the stage that holds such a
+//! field, the bits recording the miss are chosen at the end of the lookup, when the mask already
+//! holds what the answer needed:
+//!
+//! 1. if the bits of the stages hashed are in the mask already, nothing is added;
+//! 2. if the prefix set shows that no rule at all has the key's `/p` prefix (`p` being the
+//!    subtable's prefix length), the subtable could not match whatever its other fields: if the
+//!    `p` leading bits are in the mask already nothing is added, otherwise a trie walk (at most one
+//!    per field and lookup) tells how many leading bits prove it, and only those are added;
+//! 3. otherwise the bits of the stages hashed are added.
+//!
+//! With a rule for `10.0.0.0/24` and one for `10.0.1.7/32`, a packet to `10.0.0.5` gets a `/24`
+//! mask on `nw_dst`, not an exact one.
 //!
 //! # Ties
 //!
@@ -51,18 +60,20 @@
 //! A classifier is a value with no interior mutability: lookups take `&self` and may run on any
 //! number of threads at once, changes take `&mut self`. The flow table layer publishes immutable
 //! snapshots and changes a clone, so cloning must be cheap: subtables, their hash tables (split
-//! into shards), the rules and the trie nodes are all reference-counted and copied on write.
-//! Cloning costs O(subtables); a change to a clone then copies one subtable's bookkeeping, one
-//! shard of each of its hash tables and one trie path.
+//! into shards), the rules and the trie nodes are all reference-counted and copied on write, so
+//! a clone shares everything with its original until one of them changes.
 //!
 //! # Complexity
 //!
-//! - `lookup`: O(subtables visited × words of their masks), plus one trie walk per tracked field
-//!   (O(address bits)), independent of the number of rules.
-//! - `insert`, `remove`, `find_exact`: O(words of the mask + log(priorities of the subtable) +
-//!   subtables), the last term for keeping the visiting order.
+//! - `lookup`: O(subtables visited × words of their masks), plus one prefix-set probe per miss
+//!   at a prefix-tracked stage and at most one trie walk (O(address bits)) per tracked field;
+//!   independent of the number of rules, apart from cache misses.
+//! - `insert`, `remove`, `find_exact`: O(words of the mask + address bits + log(priorities of
+//!   the subtable) + subtables), the last term for keeping the visiting order.
 //! - `iter_loose`, `has_overlap`: a scan of the subtables whose mask can hold such rules (one
 //!   hash probe instead of a scan where the mask allows it).
+//! - `clone`: O(subtables); the first change to a subtable after a clone copies its bookkeeping,
+//!   one shard (1/64) of each of its hash tables, and the trie paths it touches.
 
 pub mod linear;
 mod subtable;
@@ -73,7 +84,7 @@ use crate::matching::Match;
 use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::sync::Arc;
-use subtable::Subtable;
+use subtable::{Sharded, Subtable, Visit};
 use trie::{Trie, TrieMatch, N_TRIES, TRIE_FIELDS};
 
 #[cfg(doc)]
@@ -110,6 +121,10 @@ pub struct Classifier<T> {
     by_mask: HashMap<FlowMask, u64, ahash::RandomState>,
     /// One trie per field of [`TRIE_FIELDS`].
     tries: [Trie; N_TRIES],
+    /// The same prefixes as `tries`, as counts by [`trie::TrieField::prefix_hash`]: whether a
+    /// prefix length is absent costs one probe, and the trie is walked only when the bits it
+    /// would save are not in the megaflow already.
+    prefixes: [Sharded<u32>; N_TRIES],
     n_rules: usize,
     next_seq: u64,
     next_subtable_id: u64,
@@ -121,6 +136,7 @@ impl<T> Clone for Classifier<T> {
             subtables: self.subtables.clone(),
             by_mask: self.by_mask.clone(),
             tries: self.tries.clone(),
+            prefixes: self.prefixes.clone(),
             n_rules: self.n_rules,
             next_seq: self.next_seq,
             next_subtable_id: self.next_subtable_id,
@@ -143,13 +159,43 @@ impl<T> Default for Classifier<T> {
     }
 }
 
-/// The trie walks of one lookup, done at most once per field and only when a subtable needs them.
+/// Prefix tracking during one lookup: prefix-set probes, and trie walks done at most once per
+/// field and only when a subtable's miss needs them.
 pub(crate) struct TrieCtx<'a> {
     tries: &'a [Trie; N_TRIES],
+    prefixes: &'a [Sharded<u32>; N_TRIES],
     done: [Option<TrieMatch>; N_TRIES],
+    /// Per field, the prefix lengths (bit `p - 1`) already probed, and those found present.
+    probed: [(u128, u128); N_TRIES],
 }
 
 impl TrieCtx<'_> {
+    /// Whether some rule's prefix of length `plen` on trie field `t` equals `key`'s (one hash
+    /// probe; a hash collision can only make it claim a prefix that is not there).
+    pub fn has_prefix(&mut self, t: usize, key: &FlowKey, plen: u8) -> bool {
+        let bit = 1u128 << (plen.saturating_sub(1) & 127);
+        let Some((probed, present)) = self.probed.get_mut(t) else {
+            return true;
+        };
+        if *probed & bit != 0 {
+            return *present & bit != 0;
+        }
+        let found = match (self.prefixes.get(t), TRIE_FIELDS.get(t)) {
+            (Some(set), Some(field)) => set.contains(field.prefix_hash(key, u32::from(plen))),
+            _ => true,
+        };
+        *probed |= bit;
+        if found {
+            *present |= bit;
+        }
+        found
+    }
+
+    /// Whether trie `t` has been walked already in this lookup.
+    pub fn is_walked(&self, t: usize) -> bool {
+        matches!(self.done.get(t), Some(Some(_)))
+    }
+
     /// The walk of trie `t` for `key`.
     pub fn get(&mut self, t: usize, key: &FlowKey) -> TrieMatch {
         if let Some(Some(m)) = self.done.get(t) {
@@ -157,11 +203,11 @@ impl TrieCtx<'_> {
         }
         let m = match (self.tries.get(t), TRIE_FIELDS.get(t)) {
             (Some(trie), Some(field)) => trie.lookup((field.get)(key)),
-            // Unreachable: subtables only name tries that exist. Claiming that every prefix
-            // length matches makes the caller fall back to the plain hash lookup.
+            // Unreachable: subtables only name tries that exist. Asking for every bit keeps the
+            // caller's mask sound anyway.
             _ => TrieMatch {
-                plens: u128::MAX,
-                maskbits: 0,
+                plens: 0,
+                maskbits: 128,
             },
         };
         if let Some(slot) = self.done.get_mut(t) {
@@ -169,6 +215,48 @@ impl TrieCtx<'_> {
         }
         m
     }
+}
+
+/// Subtable misses waiting for [`Subtable::resolve_miss`]: (subtable position, stage).
+struct Pending {
+    items: [(usize, usize); Pending::CAPACITY],
+    len: usize,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending {
+            items: [(0, 0); Pending::CAPACITY],
+            len: 0,
+        }
+    }
+}
+
+impl Pending {
+    /// Beyond this many, misses are resolved at once (correct, possibly with more bits).
+    const CAPACITY: usize = 64;
+
+    /// Adds a miss; false when full.
+    fn push(&mut self, subtable: usize, stage: usize) -> bool {
+        match self.items.get_mut(self.len) {
+            Some(slot) => {
+                *slot = (subtable, stage);
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn items(&self) -> &[(usize, usize)] {
+        self.items.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// `m` with no key bit outside its mask. [`Match`]'s constructors keep that invariant, but its
+/// fields are public; the classifier compares and hashes keys as they are, so it makes sure.
+fn normalized(m: &Match) -> Match {
+    Match::new(m.key, m.mask)
 }
 
 /// The order subtables are visited in.
@@ -183,6 +271,7 @@ impl<T> Classifier<T> {
             subtables: Vec::new(),
             by_mask: HashMap::default(),
             tries: Default::default(),
+            prefixes: std::array::from_fn(|_| Sharded::new()),
             n_rules: 0,
             next_seq: 0,
             next_subtable_id: 0,
@@ -217,6 +306,7 @@ impl<T> Classifier<T> {
 
     /// The rule with exactly this match and priority (ovs-ofctl's `--strict`).
     pub fn find_exact(&self, match_: &Match, priority: u16) -> Option<&Rule<T>> {
+        let match_ = &normalized(match_);
         self.subtable(&match_.mask)?
             .find(match_, priority)
             .map(|r| &**r)
@@ -224,13 +314,23 @@ impl<T> Classifier<T> {
 
     /// The highest-priority rule matching `key` (the oldest among equals), ORing into `wc` every
     /// bit of `key` the answer depended on.
+    ///
+    /// Bits already set in `wc` count as examined: where they suffice to explain a miss, the
+    /// lookup relies on them instead of adding others. So `wc` must go into the megaflow as a
+    /// whole, as it does when one mask accumulates over a pipeline's tables; pass a fresh mask to
+    /// learn what this lookup alone needs.
     pub fn lookup(&self, key: &FlowKey, wc: &mut FlowMask) -> Option<&Rule<T>> {
         let mut tries = TrieCtx {
             tries: &self.tries,
+            prefixes: &self.prefixes,
             done: [None; N_TRIES],
+            probed: [(0, 0); N_TRIES],
         };
         let mut best: Option<&Rule<T>> = None;
-        for st in &self.subtables {
+        // Misses whose bits are chosen at the end, when `wc` holds what the answer needs anyway:
+        // often the bits a miss would add are in it already, and no trie walk is needed.
+        let mut pending = Pending::default();
+        for (i, st) in self.subtables.iter().enumerate() {
             if let Some(b) = best {
                 // Subtables come by descending maximum priority, and among equal maxima by
                 // ascending oldest rule: once one cannot beat `b`, none of the rest can. Skipping
@@ -240,10 +340,23 @@ impl<T> Classifier<T> {
                     break;
                 }
             }
-            if let Some(r) = st.lookup(key, wc, &mut tries) {
-                if best.is_none_or(|b| r.beats(b)) {
-                    best = Some(r);
+            match st.lookup(key, wc) {
+                Visit::Match(r) => {
+                    if best.is_none_or(|b| r.beats(b)) {
+                        best = Some(r);
+                    }
                 }
+                Visit::Miss => {}
+                Visit::MissAt(stage) => {
+                    if !pending.push(i, stage) {
+                        st.resolve_miss(stage, key, wc, &mut tries);
+                    }
+                }
+            }
+        }
+        for &(i, stage) in pending.items() {
+            if let Some(st) = self.subtables.get(i) {
+                st.resolve_miss(stage, key, wc, &mut tries);
             }
         }
         best
@@ -323,6 +436,7 @@ impl<T: Clone> Classifier<T> {
     /// `T: Clone` because changes are copy-on-write: a rule shared with a clone of this
     /// classifier is copied before it is handed back.
     pub fn insert(&mut self, match_: Match, priority: u16, value: T) -> Option<T> {
+        let match_ = normalized(&match_);
         let seq = self.next_seq;
         self.next_seq += 1;
         let rule = Arc::new(Rule {
@@ -346,20 +460,40 @@ impl<T: Clone> Classifier<T> {
         let old = st.insert(rule);
         if old.is_none() {
             self.n_rules += 1;
-            for ((trie, field), &plen) in
-                self.tries.iter_mut().zip(&TRIE_FIELDS).zip(&st.trie_plens)
-            {
-                if plen > 0 {
-                    trie.insert((field.get)(&match_.key), u32::from(plen));
-                }
-            }
+            let plens = st.trie_plens;
+            self.track_prefixes(&plens, &match_.key, true);
         }
         self.reorder(pos);
         old.map(|r| Arc::unwrap_or_clone(r).value)
     }
 
+    /// Adds (or removes) the prefixes of a rule with key `key` in a subtable with prefix lengths
+    /// `plens` to (from) the tries and prefix sets.
+    fn track_prefixes(&mut self, plens: &[u8; N_TRIES], key: &FlowKey, add: bool) {
+        let fields = self
+            .tries
+            .iter_mut()
+            .zip(&mut self.prefixes)
+            .zip(&TRIE_FIELDS);
+        for (((trie, set), field), &plen) in fields.zip(plens) {
+            if plen == 0 {
+                continue;
+            }
+            let plen = u32::from(plen);
+            let (value, hash) = ((field.get)(key), field.prefix_hash(key, plen));
+            if add {
+                trie.insert(value, plen);
+                set.add(hash);
+            } else {
+                trie.remove(value, plen);
+                set.sub(hash);
+            }
+        }
+    }
+
     /// Removes the rule with exactly this match and priority and returns its value.
     pub fn remove(&mut self, match_: &Match, priority: u16) -> Option<T> {
+        let match_ = &normalized(match_);
         let pos = self.subtable_pos(&match_.mask)?;
         let shared = self.subtables.get_mut(pos)?;
         // Look before copying: removing an absent rule must not unshare anything.
@@ -367,12 +501,10 @@ impl<T: Clone> Classifier<T> {
         let st = Arc::make_mut(shared);
         let old = st.remove(match_, priority)?;
         self.n_rules -= 1;
-        for ((trie, field), &plen) in self.tries.iter_mut().zip(&TRIE_FIELDS).zip(&st.trie_plens) {
-            if plen > 0 {
-                trie.remove((field.get)(&match_.key), u32::from(plen));
-            }
-        }
-        if st.is_empty() {
+        let plens = st.trie_plens;
+        let emptied = st.is_empty();
+        self.track_prefixes(&plens, &match_.key, false);
+        if emptied {
             self.subtables.remove(pos);
             self.by_mask.remove(&match_.mask);
         } else {
@@ -385,10 +517,182 @@ impl<T: Clone> Classifier<T> {
     /// (OpenFlow's modify: the rule keeps its place and sequence number). Only the value is
     /// exposed, because changing a rule's match or priority would break the classifier's index.
     pub fn find_exact_mut(&mut self, match_: &Match, priority: u16) -> Option<&mut T> {
+        let match_ = &normalized(match_);
         let pos = self.subtable_pos(&match_.mask)?;
         let shared = self.subtables.get_mut(pos)?;
         shared.find(match_, priority)?;
         let rule = Arc::make_mut(shared).find_mut(match_, priority)?;
         Some(&mut Arc::make_mut(rule).value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::Field;
+
+    fn ip_dst(addr: u32, len: u32) -> Match {
+        let mut m = Match::any();
+        m.set(Field::DlType, 0x0800);
+        m.set_masked(Field::NwDst, addr.into(), trie::leading_bits(len) >> 96);
+        m
+    }
+
+    fn tcp_dst(port: u16) -> Match {
+        let mut m = Match::any();
+        m.set(Field::DlType, 0x0800);
+        m.set(Field::NwProto, 6);
+        m.set(Field::TpDst, port.into());
+        m
+    }
+
+    fn ip_packet(dst: u32) -> FlowKey {
+        let mut k = FlowKey::zero();
+        k.dl_type = 0x0800;
+        k.nw_dst = dst;
+        k.nw_proto = 6;
+        k.tp_dst = 80;
+        k.in_port = 3;
+        k
+    }
+
+    fn lookup<T: Copy>(c: &Classifier<T>, k: &FlowKey) -> (Option<T>, FlowMask) {
+        let mut wc = FlowMask::none();
+        let r = c.lookup(k, &mut wc).map(|r| r.value);
+        (r, wc)
+    }
+
+    #[test]
+    fn prefix_tracking_keeps_the_shorter_prefix() {
+        let mut c = Classifier::new();
+        c.insert(ip_dst(0x0a00_0000, 24), 10, "net");
+        c.insert(ip_dst(0x0a00_0107, 32), 20, "host");
+        let (r, wc) = lookup(&c, &ip_packet(0x0a00_0005));
+        assert_eq!(r, Some("net"));
+        assert_eq!(wc.0.nw_dst, 0xffff_ff00);
+        assert_eq!(wc.0.dl_type, 0xffff);
+        assert_eq!(wc.0.tp_dst, 0);
+        let (r, wc) = lookup(&c, &ip_packet(0x0a00_0107));
+        assert_eq!(r, Some("host"));
+        assert_eq!(wc.0.nw_dst, 0xffff_ffff);
+    }
+
+    #[test]
+    fn staged_lookup_stops_at_the_first_stage_without_candidates() {
+        let mut c = Classifier::new();
+        c.insert(tcp_dst(80), 10, "web");
+        let mut arp = FlowKey::zero();
+        arp.dl_type = 0x0806;
+        arp.tp_dst = 80;
+        let (r, wc) = lookup(&c, &arp);
+        assert_eq!(r, None);
+        assert_eq!(wc.0.dl_type, 0xffff);
+        assert!(!wc.touches(crate::key::Stage::L3));
+        assert!(!wc.touches(crate::key::Stage::L4));
+        let (r, wc) = lookup(&c, &ip_packet(1));
+        assert_eq!(r, Some("web"));
+        assert_eq!(wc, tcp_dst(80).mask);
+    }
+
+    #[test]
+    fn higher_priority_hit_skips_lower_subtables() {
+        let mut c = Classifier::new();
+        c.insert(tcp_dst(80), 100, "web");
+        let mut by_port = Match::any();
+        by_port.set(Field::InPort, 3);
+        c.insert(by_port, 1, "port3");
+        let (r, wc) = lookup(&c, &ip_packet(1));
+        assert_eq!(r, Some("web"));
+        assert_eq!(wc.0.in_port, 0, "the in_port subtable was never visited");
+        let mut k = ip_packet(1);
+        k.tp_dst = 22;
+        let (r, wc) = lookup(&c, &k);
+        assert_eq!(r, Some("port3"));
+        assert_eq!(Field::InPort.get_mask(&wc), Field::InPort.full_mask());
+        assert_eq!(wc.0.tp_dst, 0xffff);
+    }
+
+    #[test]
+    fn equal_priorities_go_to_the_oldest_rule() {
+        let mut c = Classifier::new();
+        c.insert(Match::any(), 5, "any");
+        c.insert(tcp_dst(80), 5, "web");
+        assert_eq!(lookup(&c, &ip_packet(1)).0, Some("any"));
+        // Replacing "any" makes it the newest rule.
+        assert_eq!(c.insert(Match::any(), 5, "any again"), Some("any"));
+        assert_eq!(lookup(&c, &ip_packet(1)).0, Some("web"));
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.n_subtables(), 2);
+    }
+
+    #[test]
+    fn find_remove_and_modify() {
+        let mut c = Classifier::new();
+        assert!(c.is_empty());
+        c.insert(tcp_dst(80), 5, 1);
+        c.insert(tcp_dst(80), 6, 2);
+        c.insert(tcp_dst(443), 5, 3);
+        assert_eq!(c.find_exact(&tcp_dst(80), 6).map(|r| r.value), Some(2));
+        assert!(c.find_exact(&tcp_dst(80), 7).is_none());
+        if let Some(v) = c.find_exact_mut(&tcp_dst(80), 5) {
+            *v = 10;
+        }
+        assert_eq!(c.remove(&tcp_dst(80), 6), Some(2));
+        assert_eq!(c.remove(&tcp_dst(80), 6), None);
+        assert_eq!(lookup(&c, &ip_packet(1)).0, Some(10));
+        assert_eq!(c.remove(&tcp_dst(80), 5), Some(10));
+        assert_eq!(c.remove(&tcp_dst(443), 5), Some(3));
+        assert!(c.is_empty());
+        assert_eq!(c.n_subtables(), 0);
+        assert_eq!(lookup(&c, &ip_packet(1)), (None, FlowMask::none()));
+    }
+
+    #[test]
+    fn clones_are_snapshots() {
+        let mut a = Classifier::new();
+        for p in 0..100u16 {
+            a.insert(tcp_dst(p), 5, u32::from(p));
+        }
+        a.insert(ip_dst(0x0a00_0000, 8), 1, 1000);
+        let b = a.clone();
+        a.remove(&tcp_dst(80), 5);
+        if let Some(v) = a.find_exact_mut(&tcp_dst(81), 5) {
+            *v = 7;
+        }
+        a.remove(&ip_dst(0x0a00_0000, 8), 1);
+        assert_eq!(lookup(&b, &ip_packet(0x0a00_0001)).0, Some(80));
+        let mut k = ip_packet(0x0a00_0001);
+        k.tp_dst = 81;
+        assert_eq!(lookup(&b, &k).0, Some(81));
+        assert_eq!(lookup(&a, &k).0, Some(7));
+        k.tp_dst = 1000;
+        assert_eq!(lookup(&b, &k).0, Some(1000));
+        assert_eq!(lookup(&a, &k).0, None);
+        assert_eq!((a.len(), b.len()), (99, 101));
+    }
+
+    #[test]
+    fn loose_selection_and_overlap() {
+        let mut c = Classifier::new();
+        c.insert(tcp_dst(80), 5, "web");
+        c.insert(tcp_dst(22), 5, "ssh");
+        c.insert(ip_dst(0x0a00_0000, 8), 5, "net");
+        c.insert(Match::any(), 0, "default");
+        let mut ip = Match::any();
+        ip.set(Field::DlType, 0x0800);
+        let mut loose: Vec<_> = c.iter_loose(&ip).map(|r| r.value).collect();
+        loose.sort_unstable();
+        assert_eq!(loose, ["net", "ssh", "web"]);
+        assert_eq!(c.iter_loose(&tcp_dst(80)).count(), 1);
+        assert_eq!(c.iter_loose(&Match::any()).count(), 4);
+        assert_eq!(c.iter().count(), 4);
+        // Same match counts; a different port does not overlap; a wider match does.
+        assert!(c.has_overlap(&tcp_dst(80), 5));
+        assert!(!c.has_overlap(&tcp_dst(80), 6));
+        assert!(c.has_overlap(&ip, 5));
+        let mut other_net = ip_dst(0x0b00_0000, 8);
+        other_net.set(Field::NwProto, 17);
+        assert!(!c.has_overlap(&other_net, 5));
+        assert!(c.has_overlap(&other_net, 0));
     }
 }

@@ -12,8 +12,8 @@
 //! the tables themselves do not use, so that a change to a cloned subtable copies one shard of
 //! each table it touches rather than all of them.
 
-use super::trie::{plen_bit, TrieMatch, N_TRIES, TRIE_FIELDS};
-use super::Rule;
+use super::trie::{TrieMatch, N_TRIES, TRIE_FIELDS};
+use super::{Rule, TrieCtx};
 use crate::key::{FlowKey, FlowMask, Stage};
 use crate::matching::Match;
 use ahash::RandomState;
@@ -26,7 +26,7 @@ use std::sync::Arc;
 /// extra bits after a partial-hash collision) are reproducible. Rules are configured, not taken
 /// from packets, so the usual reason for random seeds (hash flooding) does not apply to the
 /// tables; packets only probe them.
-static SEEDS: RandomState = RandomState::with_seeds(
+pub(super) static SEEDS: RandomState = RandomState::with_seeds(
     0x243f_6a88_85a3_08d3,
     0x1319_8a2e_0370_7344,
     0xa409_3822_299f_31d0,
@@ -57,7 +57,7 @@ impl Hasher for PassThrough {
 type ByHash<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
 
 /// log2 of the number of shards of each hash table.
-const SHARD_BITS: u32 = 4;
+const SHARD_BITS: u32 = 6;
 /// Number of shards of each hash table.
 pub(crate) const SHARDS: usize = 1 << SHARD_BITS;
 
@@ -69,8 +69,9 @@ fn shard_of(hash: u64) -> usize {
 
 /// A hash table keyed by 64-bit hashes, split into copy-on-write shards.
 #[derive(Debug)]
-struct Sharded<V> {
-    shards: [Arc<ByHash<V>>; SHARDS],
+pub(super) struct Sharded<V> {
+    /// Allocated on first use, so that small tables cost little.
+    shards: [Option<Arc<ByHash<V>>>; SHARDS],
 }
 
 impl<V> Clone for Sharded<V> {
@@ -82,25 +83,54 @@ impl<V> Clone for Sharded<V> {
 }
 
 impl<V> Sharded<V> {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Sharded {
-            shards: std::array::from_fn(|_| Arc::new(ByHash::default())),
+            shards: std::array::from_fn(|_| None),
         }
     }
 
     fn get(&self, hash: u64) -> Option<&V> {
-        self.shards.get(shard_of(hash))?.get(&hash)
+        self.shards.get(shard_of(hash))?.as_ref()?.get(&hash)
     }
 
     fn values(&self) -> impl Iterator<Item = &V> {
-        self.shards.iter().flat_map(|s| s.values())
+        self.shards.iter().flatten().flat_map(|s| s.values())
     }
 }
 
 impl<V: Clone> Sharded<V> {
     /// The shard of `hash`, copied first if another clone of the table shares it.
     fn shard_mut(&mut self, hash: u64) -> Option<&mut ByHash<V>> {
-        self.shards.get_mut(shard_of(hash)).map(Arc::make_mut)
+        let slot = self.shards.get_mut(shard_of(hash))?;
+        Some(Arc::make_mut(
+            slot.get_or_insert_with(|| Arc::new(ByHash::default())),
+        ))
+    }
+}
+
+impl Sharded<u32> {
+    /// Counts one more item with hash `hash`.
+    pub(super) fn add(&mut self, hash: u64) {
+        if let Some(shard) = self.shard_mut(hash) {
+            *shard.entry(hash).or_insert(0) += 1;
+        }
+    }
+
+    /// Counts one item fewer with hash `hash`, forgetting the hash at zero.
+    pub(super) fn sub(&mut self, hash: u64) {
+        if let Some(shard) = self.shard_mut(hash) {
+            if let Some(n) = shard.get_mut(&hash) {
+                *n -= 1;
+                if *n == 0 {
+                    shard.remove(&hash);
+                }
+            }
+        }
+    }
+
+    /// Whether some item has hash `hash`.
+    pub(super) fn contains(&self, hash: u64) -> bool {
+        self.get(hash).is_some()
     }
 }
 
@@ -200,7 +230,8 @@ struct PriorityCount {
 struct StagePlan {
     /// End of this stage's words in [`Subtable::words`] (the start is the previous stage's end).
     end: usize,
-    /// Tries to consult before hashing this stage: (trie, prefix length of this subtable).
+    /// Prefix-tracked fields of this stage: (trie, prefix length of this subtable), consulted
+    /// when a lookup misses at this stage.
     tries: Vec<(usize, u8)>,
 }
 
@@ -219,6 +250,9 @@ pub(crate) struct Subtable<T> {
     pub trie_plens: [u8; N_TRIES],
     /// Rule counts per priority.
     priorities: BTreeMap<u16, PriorityCount>,
+    /// The last entry of `priorities` (priority, min_seq), kept next to the mask because every
+    /// lookup reads it.
+    top: (u16, u64),
     /// Partial-hash counts, one index per stage but the last.
     indices: Box<[Sharded<u32>]>,
     /// The rules, by the hash of their whole masked key.
@@ -235,11 +269,24 @@ impl<T> Clone for Subtable<T> {
             stages: self.stages.clone(),
             trie_plens: self.trie_plens,
             priorities: self.priorities.clone(),
+            top: self.top,
             indices: self.indices.clone(),
             rules: self.rules.clone(),
             n_rules: self.n_rules,
         }
     }
+}
+
+/// The outcome of visiting one subtable.
+#[derive(Debug)]
+pub(crate) enum Visit<'a, T> {
+    /// The best rule of the subtable for the key; the whole mask is in the megaflow.
+    Match(&'a Rule<T>),
+    /// No rule; the bits that show it are in the megaflow.
+    Miss,
+    /// No rule, found at the given stage, which holds a prefix-tracked field; the bits that show
+    /// it are left to [`Subtable::resolve_miss`].
+    MissAt(usize),
 }
 
 /// Hashes after each non-empty stage of a subtable (at most one per stage).
@@ -309,6 +356,7 @@ impl<T> Subtable<T> {
             stages: stages.into(),
             trie_plens,
             priorities: BTreeMap::new(),
+            top: (0, 0),
             indices: (0..n_indices).map(|_| Sharded::new()).collect(),
             rules: Sharded::new(),
             n_rules: 0,
@@ -322,14 +370,19 @@ impl<T> Subtable<T> {
 
     /// The highest priority of a rule here (0 when empty).
     pub fn max_priority(&self) -> u16 {
-        self.priorities.last_key_value().map_or(0, |(&p, _)| p)
+        self.top.0
     }
 
     /// A lower bound of the sequence numbers of the rules at [`Self::max_priority`].
     pub fn min_seq_bound(&self) -> u64 {
-        self.priorities
+        self.top.1
+    }
+
+    fn refresh_top(&mut self) {
+        self.top = self
+            .priorities
             .last_key_value()
-            .map_or(0, |(_, c)| c.min_seq)
+            .map_or((0, 0), |(&p, c)| (p, c.min_seq));
     }
 
     /// Whether some rule here has priority `priority`.
@@ -385,45 +438,102 @@ impl<T> Subtable<T> {
         self.rules.values().flat_map(Bucket::rules).map(|r| &**r)
     }
 
-    /// Looks `key` up. ORs into `wc` the bits the outcome depended on: the stages hashed, or the
-    /// leading bits of a trie field that ruled the subtable out.
-    pub fn lookup<'a>(
-        &'a self,
-        key: &FlowKey,
-        wc: &mut FlowMask,
-        tries: &mut super::TrieCtx<'_>,
-    ) -> Option<&'a Rule<T>> {
+    /// Looks `key` up. On a match, ORs the whole mask into `wc`. On a miss, either ORs into `wc`
+    /// the stages hashed so far, or, when the stage that failed holds a prefix-tracked field,
+    /// returns [`Visit::MissAt`] and leaves the choice of bits to [`Self::resolve_miss`], which
+    /// the classifier calls once the rest of the lookup has shown which bits are needed anyway.
+    pub fn lookup(&self, key: &FlowKey, wc: &mut FlowMask) -> Visit<'_, T> {
         let kw = key.words();
         let mut hasher = SEEDS.build_hasher();
         let mut start = 0;
         let last = self.stages.len().saturating_sub(1);
         for (n, stage) in self.stages.iter().enumerate() {
-            for &(t, plen) in &stage.tries {
-                let TrieMatch { plens, maskbits } = tries.get(t, key);
-                if plens & plen_bit(plen) == 0 {
-                    if let Some(field) = TRIE_FIELDS.get(t) {
-                        field.unwildcard(wc, u32::from(plen).min(maskbits));
-                    }
-                    return None;
-                }
-            }
             for &(i, m) in self.words.get(start..stage.end).unwrap_or_default() {
                 hasher.write_u64(masked_word(kw, i, m));
             }
             start = stage.end;
             let hash = hasher.finish();
-            if n < last {
-                if self.indices.get(n).is_none_or(|ix| ix.get(hash).is_none()) {
-                    self.unwildcard(wc, stage.end);
-                    return None;
+            let found = if n < last {
+                if self.indices.get(n).is_some_and(|ix| ix.contains(hash)) {
+                    continue;
                 }
+                None
             } else {
-                self.unwildcard(wc, stage.end);
-                return self.best_in(hash, kw);
-            }
+                self.best_in(hash, kw)
+            };
+            return match found {
+                Some(rule) => {
+                    self.unwildcard(wc, stage.end);
+                    Visit::Match(rule)
+                }
+                None if !stage.tries.is_empty() => Visit::MissAt(n),
+                None => {
+                    self.unwildcard(wc, stage.end);
+                    Visit::Miss
+                }
+            };
         }
         // Only the subtable of the empty mask has no stage: every key has the same hash.
-        self.best_in(hasher.finish(), kw)
+        match self.best_in(hasher.finish(), kw) {
+            Some(rule) => Visit::Match(rule),
+            None => Visit::Miss,
+        }
+    }
+
+    /// Records in `wc` why the lookup of `key` failed at stage `n` (see [`Visit::MissAt`]): the
+    /// stages hashed so far, unless they are all in `wc` already, or a trie proves with fewer
+    /// bits that no rule of this subtable can match (only its leading address bits are needed).
+    pub fn resolve_miss(
+        &self,
+        n: usize,
+        key: &FlowKey,
+        wc: &mut FlowMask,
+        tries: &mut TrieCtx<'_>,
+    ) {
+        let Some(stage) = self.stages.get(n) else {
+            self.unwildcard(wc, self.words.len());
+            return;
+        };
+        if self.is_covered(wc, stage.end) {
+            return;
+        }
+        // A trie field proves the miss when no rule has the key's prefix of the subtable's length
+        // (one probe). Among the fields that do, prefer one whose bits are in `wc` already (no
+        // new bits, no walk), then one already walked, then any.
+        let mut proof: Option<(usize, u32)> = None;
+        for &(t, plen) in &stage.tries {
+            let Some(field) = TRIE_FIELDS.get(t) else {
+                continue;
+            };
+            if tries.has_prefix(t, key, plen) {
+                continue;
+            }
+            let plen = u32::from(plen);
+            if field.is_covered(wc, plen) {
+                return;
+            }
+            if proof.is_none() || tries.is_walked(t) {
+                proof = Some((t, plen));
+            }
+        }
+        if let Some((t, plen)) = proof {
+            if let Some(field) = TRIE_FIELDS.get(t) {
+                let TrieMatch { maskbits, .. } = tries.get(t, key);
+                field.unwildcard(wc, plen.min(maskbits));
+                return;
+            }
+        }
+        self.unwildcard(wc, stage.end);
+    }
+
+    /// Whether the mask words `..end` are all in `wc` already.
+    fn is_covered(&self, wc: &FlowMask, end: usize) -> bool {
+        let wcw = wc.words();
+        self.words
+            .get(..end)
+            .unwrap_or_default()
+            .iter()
+            .all(|&(i, m)| masked_word(wcw, i, m) == m)
     }
 
     fn best_in(&self, hash: u64, kw: &[u64; FlowKey::WORDS]) -> Option<&Rule<T>> {
@@ -463,9 +573,7 @@ impl<T: Clone> Subtable<T> {
             }
         }
         for (index, &h) in self.indices.iter_mut().zip(hashes.partial()) {
-            if let Some(shard) = index.shard_mut(h) {
-                *shard.entry(h).or_insert(0) += 1;
-            }
+            index.add(h);
         }
         let count = self
             .priorities
@@ -476,6 +584,7 @@ impl<T: Clone> Subtable<T> {
             });
         count.n_rules += 1;
         count.min_seq = count.min_seq.min(rule.seq);
+        self.refresh_top();
         self.n_rules += 1;
         if let Some(shard) = self.rules.shard_mut(full) {
             match shard.get_mut(&full) {
@@ -503,14 +612,7 @@ impl<T: Clone> Subtable<T> {
             shard.remove(&full);
         }
         for (index, &h) in self.indices.iter_mut().zip(hashes.partial()) {
-            if let Some(shard) = index.shard_mut(h) {
-                if let Some(n) = shard.get_mut(&h) {
-                    *n -= 1;
-                    if *n == 0 {
-                        shard.remove(&h);
-                    }
-                }
-            }
+            index.sub(h);
         }
         if let Some(count) = self.priorities.get_mut(&priority) {
             count.n_rules -= 1;
@@ -518,6 +620,7 @@ impl<T: Clone> Subtable<T> {
                 self.priorities.remove(&priority);
             }
         }
+        self.refresh_top();
         self.n_rules -= 1;
         Some(old)
     }

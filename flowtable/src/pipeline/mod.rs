@@ -159,6 +159,8 @@ struct Xlate<'a> {
     stack: Vec<(u8, FlowKey)>,
     /// Table and cookie of the rule whose actions run, for controller actions.
     current: (u8, u64),
+    /// The rule whose actions run, for traces.
+    current_rule: Option<Arc<FlowRule>>,
     error: Option<DropReason>,
     last_miss: bool,
     ttl_expired: bool,
@@ -177,6 +179,7 @@ impl<'a> Xlate<'a> {
             action_set: Vec::new(),
             stack: Vec::new(),
             current: (0, 0),
+            current_rule: None,
             error: None,
             last_miss: false,
             ttl_expired: false,
@@ -289,8 +292,11 @@ impl<'a> Xlate<'a> {
         };
         self.last_miss = false;
         self.rules.push(rule.clone());
-        let saved = self.current;
+        let saved = (self.current, self.current_rule.take());
         self.current = (table, rule.cookie);
+        if self.events.is_some() {
+            self.current_rule = Some(rule.clone());
+        }
         let mut goto = None;
         let mut flow = Flow::Continue;
         for action in rule.actions.iter() {
@@ -309,7 +315,7 @@ impl<'a> Xlate<'a> {
                 _ => {}
             }
         }
-        self.current = saved;
+        (self.current, self.current_rule) = saved;
         match (flow, goto) {
             (Flow::Exit, _) => Flow::Exit,
             (_, Some(next)) => self.table(next, depth),
@@ -395,6 +401,7 @@ impl<'a> Xlate<'a> {
             events.push(TraceEvent::Action {
                 depth,
                 action: action.clone(),
+                rule: self.current_rule.clone(),
             });
         }
         match action {

@@ -158,13 +158,19 @@ fn dec_ttl_reads_the_ttl_and_stops_at_one() {
 #[test]
 fn vlan_push_pop_and_rewrite() {
     let t = tables(&[
-        "in_port=1,actions=mod_vlan_vid:10,output:2",
-        "in_port=2,actions=strip_vlan,output:1",
+        // mod_vlan_vid means what OpenFlow 1.3 makes of it: rewrite the tag the match
+        // guarantees, or push one.
+        "in_port=1,vlan_tci=0x1000/0x1000,actions=mod_vlan_vid:10,output:2",
+        "in_port=1,priority=1,actions=mod_vlan_vid:10,output:2",
+        // OpenFlow 1.3 pops only a tag the match guarantees (ovs-ofctl -O OpenFlow13 refuses
+        // a bare strip_vlan), so untagged packets take a rule of their own.
+        "in_port=2,vlan_tci=0x1000/0x1000,actions=strip_vlan,output:1",
+        "in_port=2,priority=1,actions=output:1",
         "in_port=3,actions=push_vlan:0x88a8,set_field:4116->vlan_vid,output:4",
     ]);
     assert_eq!(run(&t, "in_port=1").0, "push_vlan(vid=10,pcp=0),2");
     assert_eq!(
-        run(&t, "in_port=1,dl_vlan=5").0,
+        run(&t, "in_port=1,dl_vlan=5,dl_vlan_pcp=3").0,
         "set(vlan_tci=0x000a/0x0fff),2"
     );
     assert_eq!(run(&t, "in_port=2,dl_vlan=5").0, "pop_vlan,1");

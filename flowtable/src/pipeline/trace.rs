@@ -8,7 +8,7 @@ use crate::action::Action;
 use crate::field::{Field, Prereq};
 use crate::key::{FlowKey, FlowMask};
 use crate::matching::Match;
-use crate::syntax::actions::format_actions;
+use crate::syntax::actions::format_actions_for;
 use crate::syntax::matches::format_match;
 use crate::table::FlowRule;
 
@@ -32,6 +32,9 @@ pub enum TraceEvent {
         depth: usize,
         /// The action.
         action: Action,
+        /// The rule the action belongs to (none for the action set), whose match decides how
+        /// some actions are written (`mod_vlan_vid` on a tagged or an untagged match).
+        rule: Option<Arc<FlowRule>>,
     },
     /// Something the translation wants to explain (a skipped output, a recirculation...).
     Note {
@@ -67,7 +70,10 @@ fn shown(key: &FlowKey) -> Match {
             Field::InPort | Field::DlSrc | Field::DlDst | Field::DlType
         );
         let packet_field = field.def().prereq != Prereq::None;
-        if always || packet_field || field.get(key) != 0 {
+        if field == Field::CtState && field.get(key) != 0 {
+            // Only the named state bits mean something.
+            field.unwildcard(&mut mask, 0xff);
+        } else if always || packet_field || field.get(key) != 0 {
             field.set_all_bits(&mut mask);
         }
     }
@@ -106,13 +112,15 @@ impl Trace {
                         }
                     }
                 }
-                TraceEvent::Action { depth, action } => {
+                TraceEvent::Action {
+                    depth,
+                    action,
+                    rule,
+                } => {
                     let indent = " ".repeat(depth * 4);
-                    let _ = writeln!(
-                        out,
-                        "{indent}{}",
-                        format_actions(std::slice::from_ref(action))
-                    );
+                    let m = rule.as_ref().map_or(Match::any(), |r| r.match_);
+                    let text = format_actions_for(std::slice::from_ref(action), &m);
+                    let _ = writeln!(out, "{indent}{text}");
                 }
                 TraceEvent::Note { depth, text } => {
                     let indent = " ".repeat((depth + 1) * 4);

@@ -5,9 +5,10 @@
 //! [`format_actions`] prints them exactly as `ovs-ofctl -O OpenFlow13 parse-flow` does.
 //! The canonical text is the OpenFlow 1.3 form: `mod_dl_src:X` prints as `set_field:X->eth_src`,
 //! a masked `set_field` as `load`s, `strip_vlan` as `pop_vlan`. Two forms depend on the rule's
-//! match and are resolved by [`crate::action::normalize`] before formatting: `mod_vlan_vid` /
-//! `mod_vlan_pcp` (which push a tag on untagged packets), and the names of the L4 port fields
-//! (`tcp_src`, `udp_src` or `sctp_src`), which [`format_actions_for`] takes from the match.
+//! match, and [`format_actions_for`] takes them from it: `mod_vlan_vid` / `mod_vlan_pcp` (which
+//! push a tag on untagged packets, so they print as `push_vlan` and `set_field` where the match
+//! does not guarantee a tag), and the names of the L4 port fields (`tcp_src`, `udp_src` or
+//! `sctp_src`).
 //!
 //! # Grammar
 //!
@@ -21,7 +22,6 @@ use crate::syntax::SyntaxError;
 use crate::Match;
 
 mod ct;
-mod fieldval;
 mod format;
 mod parse;
 
@@ -156,16 +156,18 @@ pub fn parse_actions(text: &str, start: usize) -> Result<Vec<Action>, SyntaxErro
 }
 
 /// Formats `actions` as `ovs-ofctl -O OpenFlow13` prints them after `actions=` (`drop` when
-/// empty), naming L4 port fields as for a TCP match. Use [`format_actions_for`] when the rule's
-/// match is known.
+/// empty) for a rule that matches every packet. Use [`format_actions_for`] when the rule's match
+/// is known.
 pub fn format_actions(actions: &[Action]) -> String {
-    format::format_list(actions, format::l4_of(&Match::any()))
+    format_actions_for(actions, &Match::any())
 }
 
-/// Formats `actions` of a rule with match `m`: as [`format_actions`], with the L4 port fields
-/// named after the match's protocol (`udp_src` for a UDP match).
+/// Formats `actions` of a rule with match `m` as `ovs-ofctl -O OpenFlow13` prints them: L4 port
+/// fields are named after the match's protocol (`udp_src` for a UDP match), and `mod_vlan_vid` /
+/// `mod_vlan_pcp` print as `set_field` preceded by `push_vlan:0x8100` where the packet is not
+/// known to carry a tag at that point (what they do at run time).
 pub fn format_actions_for(actions: &[Action], m: &Match) -> String {
-    format::format_list(actions, format::l4_of(m))
+    format::format_list(actions, format::Ctx::of(m))
 }
 
 /// Parses a subfield `text[start..end]`: a field name (canonical, alias or NXM/OXM) followed by
@@ -179,6 +181,7 @@ pub fn parse_subfield(text: &str, start: usize, end: usize) -> Result<SubField, 
     };
     let field = Field::from_name(name)
         .ok_or_else(|| SyntaxError::at(text, start, format!("unknown field \"{name}\"")))?;
+    let width = field.bits();
     let whole = SubField::whole(field);
     let Some(range) = range else {
         return Ok(whole);
@@ -217,13 +220,12 @@ pub fn parse_subfield(text: &str, start: usize, end: usize) -> Result<SubField, 
             format!("bit range {range}: start {a} is after end {b}"),
         ));
     }
-    if b >= field.bits() {
+    if b >= width {
         return Err(SyntaxError::at(
             text,
             roff,
             format!(
-                "bit range {range}: ending bit {b} is not valid because {name} is only {} bits wide",
-                field.bits()
+                "bit range {range}: ending bit {b} is not valid because {name} is only {width} bits wide"
             ),
         ));
     }
@@ -233,3 +235,6 @@ pub fn parse_subfield(text: &str, start: usize, end: usize) -> Result<SubField, 
         n_bits: b - a + 1,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,6 +9,9 @@
 //! match items ([`super::matches`]). Everything after `actions=` is the action list
 //! ([`super::actions`]).
 //!
+//! `idle:N` and `hard:N`, as the canonical text prints the timeouts, are accepted too, so that
+//! every canonical text parses back to the same flow.
+//!
 //! Canonical text: `table:T ` (when not 0), then `priority=P,` (when not [`DEFAULT_PRIORITY`])
 //! and the match, then `cookie:0x..`, `idle:N`, `hard:N`, the flags, and `actions=...`, separated
 //! by spaces. `importance` is kept but not printed, since OpenFlow 1.3 cannot carry it and
@@ -156,7 +159,7 @@ pub fn parse_flow_mod(text: &str, command: FlowCommand) -> Result<FlowMod, Synta
                 SyntaxError::at(
                     text,
                     item.name_start,
-                    format!("{} needs a value ({}={what})", item.name, item.name),
+                    format!("{} needs a value: expected {what}", item.name),
                 )
             })
         };
@@ -194,10 +197,12 @@ pub fn parse_flow_mod(text: &str, command: FlowCommand) -> Result<FlowMod, Synta
                 fm.table = (t != ALL_TABLES).then_some(t);
             }
             "priority" => fm.priority = to_u16(number("a priority (0 to 65535)", 0xffff)?),
-            "idle_timeout" => {
+            // `idle` and `hard` are how the canonical text prints the timeouts: accepting them
+            // lets that text be parsed back.
+            "idle_timeout" | "idle" => {
                 fm.idle_timeout = to_u16(number("a timeout in seconds (0 to 65535)", 0xffff)?)
             }
-            "hard_timeout" => {
+            "hard_timeout" | "hard" => {
                 fm.hard_timeout = to_u16(number("a timeout in seconds (0 to 65535)", 0xffff)?)
             }
             "importance" => fm.importance = to_u16(number("an importance (0 to 65535)", 0xffff)?),
@@ -232,7 +237,7 @@ pub fn parse_flow_mod(text: &str, command: FlowCommand) -> Result<FlowMod, Synta
                     SyntaxError::at(
                         text,
                         vs,
-                        format!("expected a port number up to 65280 or a port name, found \"{s}\""),
+                        format!("expected a port number or a port name, found \"{s}\""),
                     )
                 })?);
             }

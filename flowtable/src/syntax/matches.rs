@@ -16,7 +16,6 @@
 
 use super::value::parse_value;
 use super::SyntaxError;
-use crate::action::OfPort;
 use crate::ethertype;
 use crate::field::{ipproto, Field, Prereq};
 use crate::key::{FlowKey, VLAN_PRESENT};
@@ -125,6 +124,10 @@ impl<'a> MatchParser<'a> {
             }
             return Ok(());
         }
+        if item.name == "eth" && item.value.is_none() {
+            // Open vSwitch's "Ethernet packet type" selector: every packet here is Ethernet.
+            return Ok(());
+        }
         let Some(field) = Field::from_name(item.name) else {
             return Err(SyntaxError::at(
                 text,
@@ -168,9 +171,18 @@ impl<'a> MatchParser<'a> {
                 self.m
                     .set_masked(Field::VlanTci, tci | present, mask | present);
             }
-            Field::InPort => {
-                let (port, _) = parse_value(text, vs, ve, field)?;
-                self.m.set(field, port);
+            Field::VlanVid => {
+                let (vid, mask) = parse_value(text, vs, ve, field)?;
+                let (_, tci_mask) = self.m.get(Field::VlanTci);
+                if mask == 0 && tci_mask & VLAN_PCP_MASK != 0 {
+                    // As Open vSwitch: wildcarding the VID of a match that names a priority
+                    // keeps the priority and its tag requirement.
+                    self.m.set_masked(Field::DlVlan, 0, 0);
+                } else if mask == 0 {
+                    self.m.set_masked(Field::VlanTci, 0, 0);
+                } else {
+                    self.m.set_masked(field, vid, mask);
+                }
             }
             _ => {
                 // `set_masked` replaces the whole field: a later item wins, as in Open vSwitch.
@@ -183,10 +195,16 @@ impl<'a> MatchParser<'a> {
 
     /// Checks prerequisites and normalizes the VLAN match; returns the match.
     pub fn finish(self) -> Result<Match, SyntaxError> {
-        let MatchParser { text, mut m, seen } = self;
+        let MatchParser {
+            text,
+            mut m,
+            mut seen,
+        } = self;
+        arp_nw_proto(&mut m, &mut seen);
+        icmp_ports(text, &mut m, &mut seen)?;
         for &(field, at) in &seen {
             let mask = field.get_mask(&m.mask);
-            if mask == 0 && field != Field::NwProto {
+            if mask == 0 {
                 // Replaced later by a whole-field wildcard (`nw_src=0.0.0.0/0`): nothing to check.
                 continue;
             }
@@ -199,8 +217,65 @@ impl<'a> MatchParser<'a> {
                 ));
             }
         }
-        normalize_vlan(&mut m);
+        normalize_vlan(text, &mut m, &seen)?;
         Ok(m)
+    }
+}
+
+/// In an ICMP or ICMPv6 match, `tp_src` and `tp_dst` are the type and code (OpenFlow 1.0's
+/// convention, which Open vSwitch keeps): move them there. Open vSwitch silently drops a mask on
+/// them; we refuse one, since the type and code cannot be masked.
+fn icmp_ports(text: &str, m: &mut Match, seen: &mut [(Field, usize)]) -> Result<(), SyntaxError> {
+    if !(Prereq::Icmpv4.is_met_by(m) || Prereq::Icmpv6.is_met_by(m)) {
+        return Ok(());
+    }
+    for (port, icmp) in [
+        (Field::TpSrc, Field::IcmpType),
+        (Field::TpDst, Field::IcmpCode),
+    ] {
+        let (value, mask) = m.get(port);
+        if mask == 0 {
+            continue;
+        }
+        let at = seen
+            .iter()
+            .rev()
+            .find(|(f, _)| *f == port)
+            .map_or(0, |&(_, at)| at);
+        if mask != port.full_mask() || value > 0xff {
+            return Err(SyntaxError::at(
+                text,
+                at,
+                format!("in an ICMP match {port} is {icmp}: expected an exact value from 0 to 255"),
+            ));
+        }
+        m.set_masked(port, 0, 0);
+        m.set(icmp, value);
+        for entry in seen.iter_mut().filter(|(f, _)| *f == port) {
+            entry.0 = icmp;
+        }
+    }
+    Ok(())
+}
+
+/// In an ARP match, `nw_proto` is the opcode (Open vSwitch keeps both in one place): move it to
+/// `arp_op`, unless an `arp_op` item came after it.
+fn arp_nw_proto(m: &mut Match, seen: &mut [(Field, usize)]) {
+    let is_type = |m: &Match, t: u16| m.mask.0.dl_type == 0xffff && m.key.dl_type == t;
+    if !(is_type(m, ethertype::ARP) || is_type(m, ethertype::RARP)) {
+        return;
+    }
+    let (proto, mask) = m.get(Field::NwProto);
+    if mask == 0 {
+        return;
+    }
+    let last = |f: Field| seen.iter().rposition(|&(s, _)| s == f);
+    if last(Field::ArpOp) < last(Field::NwProto) {
+        m.set(Field::ArpOp, proto);
+    }
+    m.set_masked(Field::NwProto, 0, 0);
+    for entry in seen.iter_mut().filter(|(f, _)| *f == Field::NwProto) {
+        entry.0 = Field::ArpOp;
     }
 }
 
@@ -259,20 +334,58 @@ fn prereq_hint(field: Field) -> (&'static str, &'static str) {
 
 /// Reduces the VLAN match to what OpenFlow 1.3 expresses: the VID and "present" bit under their
 /// mask, and the priority only (and then exactly) when a tag is required.
-fn normalize_vlan(m: &mut Match) {
+///
+/// A priority match that does not require a tag cannot be expressed: Open vSwitch drops it
+/// silently (matching more packets than asked); we refuse it, except for the "no tag" match
+/// (`vlan_tci=0`), whose priority bits say nothing more.
+fn normalize_vlan(text: &str, m: &mut Match, seen: &[(Field, usize)]) -> Result<(), SyntaxError> {
     let (tci, mask) = m.get(Field::VlanTci);
     if mask == 0 {
-        return;
+        return Ok(());
+    }
+    let present = u128::from(VLAN_PRESENT);
+    let tag_required = mask & present != 0 && tci & present != 0;
+    let no_tag = mask & present != 0 && tci & present == 0;
+    if mask & VLAN_PCP_MASK != 0 && !tag_required && !(no_tag && tci & VLAN_PCP_MASK == 0) {
+        let at = seen
+            .iter()
+            .rev()
+            .find(|(f, _)| {
+                matches!(
+                    f,
+                    Field::VlanTci | Field::DlVlanPcp | Field::VlanVid | Field::DlVlan
+                )
+            })
+            .map_or(0, |&(_, at)| at);
+        return Err(SyntaxError::at(
+            text,
+            at,
+            "a VLAN priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci and its mask)",
+        ));
+    }
+    // Open vSwitch accepts a VID without a tag (`vlan_vid=5`) but cannot encode one together
+    // with a priority mask (`vlan_tci=5`): refuse that combination instead of dropping bits.
+    if no_tag && tci & 0x0fff != 0 && mask & VLAN_PCP_MASK != 0 {
+        let at = seen
+            .iter()
+            .rev()
+            .find(|(f, _)| matches!(f, Field::VlanTci | Field::VlanVid | Field::DlVlan))
+            .map_or(0, |&(_, at)| at);
+        return Err(SyntaxError::at(
+            text,
+            at,
+            "a VLAN ID and priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci)",
+        ));
     }
     let mut new_mask = mask & VLAN_VID_CFI_MASK;
     let mut new_tci = tci & new_mask;
-    if new_tci != 0 && mask & VLAN_PCP_MASK != 0 {
-        new_mask |= VLAN_PCP_MASK | u128::from(VLAN_PRESENT);
-        new_tci |= tci & VLAN_PCP_MASK | u128::from(VLAN_PRESENT);
+    if tag_required && mask & VLAN_PCP_MASK != 0 {
+        new_mask |= VLAN_PCP_MASK;
+        new_tci |= tci & VLAN_PCP_MASK;
     }
-    m.set_masked(Field::VlanTci, 0, 0xffff);
     Field::VlanTci.set(&mut m.mask.0, new_mask, 0xffff);
     Field::VlanTci.set(&mut m.key, new_tci, 0xffff);
+    Ok(())
 }
 
 /// Parses the match `text[start..end]` (items separated by commas or white space).
@@ -306,14 +419,6 @@ pub fn parse_packet_spec(text: &str) -> Result<FlowKey, SyntaxError> {
     Ok(m.key)
 }
 
-/// The port an `in_port` match names, if it is exact.
-pub fn in_port(m: &Match) -> Option<OfPort> {
-    let (v, mask) = m.get(Field::InPort);
-    (mask == Field::InPort.full_mask())
-        .then(|| u32::try_from(v).ok().map(OfPort))
-        .flatten()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,16 +447,34 @@ mod tests {
             "error: column 11: nw_src requires ip or arp (add \"ip,\" or \"dl_type=0x0800\")"
         );
         assert_eq!(round("arp,nw_src=1.1.1.1"), "arp,arp_spa=1.1.1.1");
+        assert_eq!(round("arp,nw_proto=1"), "arp,arp_op=1");
+        assert_eq!(
+            round("icmp6,tp_src=1,tp_dst=4"),
+            "icmp6,icmp_type=1,icmp_code=4"
+        );
+        assert_eq!(
+            round("icmp,tp_src=8/0xf"),
+            "error: column 6: in an ICMP match tp_src is icmp_type: expected an exact value from 0 to 255"
+        );
     }
 
     #[test]
     fn vlan_is_normalized_as_openflow13() {
         assert_eq!(round("vlan_tci=0x1064/0x1fff"), "dl_vlan=100");
         assert_eq!(round("vlan_tci=0"), "vlan_tci=0x0000/0x1fff");
-        assert_eq!(round("vlan_tci=0x2000/0xe000"), "");
+        assert_eq!(
+            round("vlan_tci=0x2000/0xe000"),
+            "error: column 1: a VLAN priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci and its mask)"
+        );
         assert_eq!(round("vlan_tci=0x3005"), "dl_vlan=5,dl_vlan_pcp=1");
         assert_eq!(round("dl_vlan_pcp=3"), "dl_vlan_pcp=3");
         assert_eq!(round("vlan_vid=5"), "vlan_tci=0x0005/0x1fff");
+        assert_eq!(round("dl_vlan_pcp=2,vlan_vid=1/0"), "dl_vlan_pcp=2");
+        assert_eq!(round("dl_vlan=2,vlan_vid=1/0"), "");
+        assert_eq!(
+            round("vlan_tci=5"),
+            "error: column 1: a VLAN ID and priority can only be matched together with a VLAN tag (set the 0x1000 bit of vlan_tci)"
+        );
     }
 
     #[test]

@@ -13,11 +13,11 @@
 //!   `/xx:xx:xx:xx:xx:xx` mask;
 //! - [`Format::Ipv4`]: `a.b.c.d` with `/N` (0..=32) or `/a.b.c.d`;
 //! - [`Format::Ipv6`]: any RFC 4291 address with `/N` (0..=128) or an address mask;
-//! - [`Format::OfPort`]: a decimal port number up to 65280 or a reserved port name
+//! - [`Format::OfPort`]: a decimal port number or a reserved port name
 //!   ([`parse_port`]);
 //! - [`Format::CtState`] and [`Format::TcpFlags`]: `+flag-flag...` (mask = the named flags) or a
 //!   number with an optional mask;
-//! - [`Format::Frag`]: `no`, `yes`, `first`, `later`, `not_later`, or a number with a mask;
+//! - [`Format::Frag`]: `no`, `yes`, `first`, `later` or `not_later`;
 //! - [`Format::TunFlags`]: `+oam`/`-oam` or a number (0 or 1) with an optional mask.
 //!
 //! A mask on a field that is not maskable is accepted only when it is all ones, as Open vSwitch.
@@ -30,8 +30,11 @@ use crate::field::{Field, Format};
 use crate::key::{ct_state, frag};
 
 /// Parses a port as `ovs-ofctl` does: a reserved port name (case-insensitive, see
-/// [`OfPort::from_name`]) or a decimal number up to 65280 (`0xff00`, OpenFlow 1.0's `OFPP_MAX`;
-/// Open vSwitch reads port numbers in decimal only). Returns `None` for anything else.
+/// [`OfPort::from_name`]) or a decimal number (Open vSwitch reads port numbers in decimal only).
+/// A 16-bit number is taken as is (`65534` is `LOCAL`, as OpenFlow 1.0 numbers it); a 32-bit
+/// OpenFlow 1.1+ number from `0xffffff00` up is mapped down into the 16-bit space
+/// (`4294967294` is `LOCAL` too). Returns `None` for anything else, and for `0xfff7`, which Open
+/// vSwitch reserves internally.
 pub fn parse_port(s: &str) -> Option<OfPort> {
     if let Some(p) = OfPort::from_name(s) {
         return Some(p);
@@ -39,12 +42,14 @@ pub fn parse_port(s: &str) -> Option<OfPort> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n: u32 = s.parse().ok()?;
-    (n <= MAX_PORT_NUMBER).then_some(OfPort(n))
+    const UNSET: u32 = 0xfff7;
+    const OF11_RESERVED: u32 = 0xffff_ff00;
+    let n = match s.parse::<u32>().ok()? {
+        n if n >= OF11_RESERVED => n - 0xffff_0000,
+        n => n,
+    };
+    (n <= 0xffff && n != UNSET).then_some(OfPort(n))
 }
-
-/// The largest port number [`parse_port`] accepts.
-pub const MAX_PORT_NUMBER: u32 = 0xff00;
 
 /// Conntrack state flag names in bit order (bit 0 first), as Open vSwitch spells them.
 const CT_STATE_NAMES: [(&str, u32); 8] = [
@@ -74,7 +79,8 @@ const TCP_FLAG_NAMES: [(&str, u32); 9] = [
     ("ns", 1 << 8),
 ];
 
-/// The single tunnel flag that flows can match, as Open vSwitch: OAM, bit 0 of `tun_flags`.
+/// The single tunnel flag that flows can match, as Open vSwitch: OAM, the one bit of the
+/// `tun_flags` field (the OAM bit of the key's tunnel flags).
 const TUN_FLAG_NAMES: [(&str, u32); 1] = [("oam", 1)];
 
 /// Parses the value of `field` found in `text[start..end]`, returning `(value, mask)`
@@ -96,7 +102,12 @@ pub fn parse_value(
             format!("expected {}, found \"{s}\"", expected(field)),
         )
     };
-    let (value, mask) = parse_raw(s, field).ok_or_else(bad)?;
+    let Some((value, mask)) = parse_raw(s, field) else {
+        if let Some((offset, message)) = flag_error(s, field) {
+            return Err(SyntaxError::at(text, start + offset, message));
+        }
+        return Err(bad());
+    };
     let full = field.full_mask();
     if value & !full != 0 {
         return Err(SyntaxError::at(
@@ -120,7 +131,7 @@ pub fn parse_value(
             ),
         ));
     }
-    if !field.def().maskable && mask != full && !is_flag_format(field.def().format) {
+    if !field.def().maskable && mask != full {
         return Err(SyntaxError::at(
             text,
             start,
@@ -128,13 +139,6 @@ pub fn parse_value(
         ));
     }
     Ok((value & mask, mask))
-}
-
-fn is_flag_format(f: Format) -> bool {
-    matches!(
-        f,
-        Format::CtState | Format::TcpFlags | Format::Frag | Format::TunFlags
-    )
 }
 
 /// What a field's value looks like, for "expected ..." messages.
@@ -149,12 +153,12 @@ fn expected(field: Field) -> String {
         Format::Ethernet => "an Ethernet address with an optional /mask".into(),
         Format::Ipv4 => "an IPv4 address or prefix".into(),
         Format::Ipv6 => "an IPv6 address or prefix".into(),
-        Format::OfPort => "a port number up to 65280 or a port name (LOCAL, IN_PORT, ...)".into(),
+        Format::OfPort => "a port number or a port name (LOCAL, IN_PORT, ...)".into(),
         Format::CtState => {
-            "conntrack state flags (+new-est+trk, flags new est rel rpl inv trk snat dnat) or a number with an optional /mask".into()
+            "conntrack state flags like +trk+new-est, or a number of at most 0xff with an optional /mask".into()
         }
         Format::TcpFlags => {
-            "TCP flags (+syn-ack, flags fin syn rst psh ack urg ece cwr ns) or a number with an optional /mask".into()
+            "TCP flags like +syn-ack, or a 12-bit number with an optional /mask".into()
         }
         Format::Frag => "a fragment type (no, yes, first, later, not_later)".into(),
         Format::TunFlags => "tunnel flags (+oam or -oam)".into(),
@@ -182,6 +186,9 @@ fn parse_raw(s: &str, field: Field) -> Option<(u128, u128)> {
         Format::Ipv6 => {
             let (addr, mask) = s.split_once('/').unwrap_or((s, ""));
             let value = u128::from(addr.parse::<Ipv6Addr>().ok()?);
+            // A mask with a ':' is an address. (Open vSwitch reads a mask that starts with a
+            // digit as a prefix length and then refuses `/1::`; we accept it, so that every
+            // mask we print parses back.)
             let mask = if !s.contains('/') {
                 full
             } else if mask.contains(':') {
@@ -209,7 +216,8 @@ fn parse_raw(s: &str, field: Field) -> Option<(u128, u128)> {
                 u128::from(frag::ANY | frag::LATER),
             )),
             "not_later" => Some((0, u128::from(frag::LATER))),
-            _ => with_mask(s, full, parse_number),
+            // Open vSwitch takes only the keywords, not numbers.
+            _ => None,
         },
     }
 }
@@ -223,7 +231,7 @@ fn with_mask(s: &str, full: u128, one: fn(&str) -> Option<u128>) -> Option<(u128
 }
 
 /// A number as C's `strtoull(s, NULL, 0)` reads a whole string: `0x` hex (`0x` alone is 0),
-/// leading-`0` octal, or decimal. At most 128 bits.
+/// leading-`0` octal, or decimal. At most 128 bits in hexadecimal, 64 otherwise.
 pub fn parse_number(s: &str) -> Option<u128> {
     if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         if hex.is_empty() {
@@ -237,10 +245,12 @@ pub fn parse_number(s: &str) -> Option<u128> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    // Like `strtoull`, decimal and octal numbers stop at 64 bits; only hexadecimal reaches the
+    // 128 bits of `ct_label`, as in Open vSwitch.
     if s.len() > 1 && s.starts_with('0') {
-        return u128::from_str_radix(s, 8).ok();
+        return u64::from_str_radix(s, 8).ok().map(u128::from);
     }
-    s.parse().ok()
+    s.parse::<u64>().ok().map(u128::from)
 }
 
 /// `xx:xx:xx:xx:xx:xx` with one or two hex digits per byte.
@@ -276,21 +286,94 @@ fn prefix_mask(len: u32, bits: u32) -> u128 {
     full & !full.checked_shr(len).unwrap_or(0)
 }
 
-/// `+name-name...` (value = the `+` flags, mask = every named flag) or `number[/mask]`
-/// (mask defaults to `full`). Each flag may appear once.
-fn parse_flags(s: &str, names: &[(&str, u32)], full: u128) -> Option<(u128, u128)> {
-    if !s.starts_with(['+', '-']) {
-        return with_mask(s, full, parse_number);
+/// The flag names of a flag field, with its flag noun for messages.
+fn flag_names(field: Field) -> Option<(&'static [(&'static str, u32)], &'static str)> {
+    match field.def().format {
+        Format::CtState => Some((&CT_STATE_NAMES, "conntrack state flag")),
+        Format::TcpFlags => Some((&TCP_FLAG_NAMES, "TCP flag")),
+        Format::TunFlags => Some((&TUN_FLAG_NAMES, "tunnel flag")),
+        _ => None,
+    }
+}
+
+/// Why a `+flag-flag` value of a flag field failed: the offset of the bad flag within `s` and
+/// the message (an unknown flag, or one given twice). `None` if `s` is not in flag form.
+fn flag_error(s: &str, field: Field) -> Option<(usize, String)> {
+    let (names, noun) = flag_names(field)?;
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let signed = s.starts_with(['+', '-']);
+    let mut seen: Vec<&str> = Vec::new();
+    let mut pos = 0;
+    while pos < s.len() {
+        // In the signed form each token starts after its sign; in the `|` form after a `|`.
+        let skip = usize::from(signed || pos > 0);
+        let after = s.get(pos + skip..)?;
+        let len = if signed {
+            after.find(['+', '-']).unwrap_or(after.len())
+        } else {
+            after.find('|').unwrap_or(after.len())
+        };
+        let name = after.get(..len)?;
+        // Point at the sign of a signed flag, at the name of a `|` one.
+        let at = if signed { pos } else { pos + skip };
+        if flag_bit(names, name).is_none() {
+            let known: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+            return Some((
+                at,
+                format!(
+                    "unknown {noun} \"{name}\" (expected one of {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+        if seen.contains(&name) {
+            return Some((at, format!("{noun} \"{name}\" is given twice")));
+        }
+        seen.push(name);
+        pos += skip + len;
+    }
+    None
+}
+
+/// The bit a flag token names: a flag name, or `[HEX]` for a bit without one (as the
+/// formatter prints such bits).
+fn flag_bit(names: &[(&str, u32)], token: &str) -> Option<u128> {
+    if let Some(hex) = token.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        let bit = u128::from_str_radix(hex, 16).ok()?;
+        return bit.is_power_of_two().then_some(bit);
+    }
+    names
+        .iter()
+        .find(|(n, _)| *n == token)
+        .map(|&(_, b)| u128::from(b))
+}
+
+/// Flags in one of three forms: `+name-name...` (value = the `+` flags, mask = every flag
+/// named), `name|name...` (exactly these flags set and the others clear: mask = `all`), or
+/// `number[/mask]` (mask defaults to `all`). Each flag may appear once.
+fn parse_flags(s: &str, names: &[(&str, u32)], all: u128) -> Option<(u128, u128)> {
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        return with_mask(s, all, parse_number);
     }
     let (mut value, mut mask) = (0u128, 0u128);
+    if !s.starts_with(['+', '-']) {
+        for token in s.split('|') {
+            let bit = flag_bit(names, token)?;
+            if value & bit != 0 {
+                return None;
+            }
+            value |= bit;
+        }
+        return Some((value, all));
+    }
     let mut rest = s;
     while let Some(sign) = rest.chars().next() {
         let after = rest.get(1..)?;
         let len = after.find(['+', '-']).unwrap_or(after.len());
-        let name = after.get(..len)?;
+        let bit = flag_bit(names, after.get(..len)?)?;
         rest = after.get(len..)?;
-        let &(_, bit) = names.iter().find(|(n, _)| *n == name)?;
-        let bit = u128::from(bit);
         if mask & bit != 0 {
             return None;
         }
@@ -310,7 +393,9 @@ pub fn format_value(field: Field, value: u128, mask: u128) -> String {
     let full = field.full_mask();
     let value = value & mask;
     match field.def().format {
-        Format::Decimal => masked(value, mask, full, |v| v.to_string(), hex),
+        Format::Decimal if mask == full => value.to_string(),
+        // A masked decimal field prints both halves in hexadecimal, zero included.
+        Format::Decimal => format!("{value:#x}/{mask:#x}"),
         Format::Hex => {
             let num = |v: u128| match field {
                 Field::VlanTci | Field::DlType => format!("0x{v:04x}"),
@@ -343,7 +428,8 @@ pub fn format_value(field: Field, value: u128, mask: u128) -> String {
             let (any, later) = (u128::from(frag::ANY), u128::from(frag::LATER));
             let both = any | later;
             match (value, mask) {
-                (0, m) if m == any => "no".into(),
+                // An exact zero (from a megaflow mask) is "not a fragment": `later` implies `yes`.
+                (0, m) if m == any || m == both => "no".into(),
                 (v, m) if v == any && m == any => "yes".into(),
                 (v, m) if v == any && m == both => "first".into(),
                 (v, m) if v == both && m == both => "later".into(),
@@ -478,14 +564,15 @@ fn flags(value: u128, mask: u128, names: &[(&str, u32)], all: u128) -> String {
     signed_flags(value, mask, names)
 }
 
-/// `+flag`/`-flag` for each flag under `mask`, in bit order.
+/// `+flag`/`-flag` for each bit under `mask`, in bit order; a bit without a name prints as its
+/// value in brackets (`+[400]`), as Open vSwitch does.
 fn signed_flags(value: u128, mask: u128, names: &[(&str, u32)]) -> String {
     let mut out = String::new();
-    for &(name, bit) in names {
-        let bit = u128::from(bit);
-        if mask & bit != 0 {
-            out.push(if value & bit != 0 { '+' } else { '-' });
-            out.push_str(name);
+    for bit in (0..128).map(|i| 1u128 << i).filter(|b| mask & b != 0) {
+        out.push(if value & bit != 0 { '+' } else { '-' });
+        match names.iter().find(|&&(_, nb)| u128::from(nb) == bit) {
+            Some((name, _)) => out.push_str(name),
+            None => out.push_str(&format!("[{bit:x}]")),
         }
     }
     out
@@ -553,10 +640,18 @@ mod tests {
         assert_eq!(round(Field::TcpFlags, "0x12"), "syn|ack");
         assert_eq!(round(Field::TcpFlags, "0x12/0x12"), "+syn+ack");
         assert_eq!(round(Field::TcpFlags, "+syn-ack"), "+syn-ack");
+        assert_eq!(
+            round(Field::TcpFlags, "0x412/0xc12"),
+            "+syn+ack+[400]-[800]"
+        );
         assert_eq!(round(Field::NwFrag, "not_later"), "not_later");
         assert_eq!(round(Field::NwFrag, "first"), "first");
         assert_eq!(round(Field::InPort, "local"), "LOCAL");
         assert_eq!(round(Field::InPort, "NONE"), "ANY");
         assert!(p(Field::InPort, "0xff00").is_err());
+        assert_eq!(round(Field::InPort, "65534"), "LOCAL");
+        assert_eq!(round(Field::InPort, "4294967294"), "LOCAL");
+        assert_eq!(round(Field::InPort, "4294967040"), "65280");
+        assert!(p(Field::InPort, "70000").is_err());
     }
 }

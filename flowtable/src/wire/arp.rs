@@ -20,32 +20,38 @@ pub struct Arp<'a>(&'a [u8]);
 
 impl<'a> Arp<'a> {
     /// Checks that `buf` holds 28 bytes.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Arp<'a>> {
         check_len(buf, HEADER_LEN, Layer::Arp)?;
         Ok(Arp(buf))
     }
 
     /// Hardware type.
+    #[inline]
     pub fn htype(&self) -> u16 {
         be16(self.0, 0)
     }
 
     /// Protocol type.
+    #[inline]
     pub fn ptype(&self) -> u16 {
         be16(self.0, 2)
     }
 
     /// Hardware address length.
+    #[inline]
     pub fn hlen(&self) -> u8 {
         self.0[4]
     }
 
     /// Protocol address length.
+    #[inline]
     pub fn plen(&self) -> u8 {
         self.0[5]
     }
 
     /// Whether the packet is Ethernet/IPv4 ARP, so the address accessors mean what they say.
+    #[inline]
     pub fn is_ethernet_ipv4(&self) -> bool {
         self.htype() == HTYPE_ETHERNET
             && self.ptype() == crate::ethertype::IPV4
@@ -54,26 +60,31 @@ impl<'a> Arp<'a> {
     }
 
     /// Opcode.
+    #[inline]
     pub fn op(&self) -> u16 {
         be16(self.0, 6)
     }
 
     /// Sender hardware address.
+    #[inline]
     pub fn sha(&self) -> MacAddr {
         mac(self.0, 8)
     }
 
     /// Sender protocol address.
+    #[inline]
     pub fn spa(&self) -> u32 {
         be32(self.0, 14)
     }
 
     /// Target hardware address.
+    #[inline]
     pub fn tha(&self) -> MacAddr {
         mac(self.0, 18)
     }
 
     /// Target protocol address.
+    #[inline]
     pub fn tpa(&self) -> u32 {
         be32(self.0, 24)
     }

@@ -7,6 +7,7 @@
 //! pieces must therefore split it at even offsets.
 
 /// Adds the 16-bit big-endian words of `data` to `acc`.
+#[inline]
 pub fn sum(data: &[u8], acc: u32) -> u32 {
     let mut acc = u64::from(acc);
     let mut chunks = data.chunks_exact(2);
@@ -29,6 +30,7 @@ fn fold64(mut acc: u64) -> u32 {
 }
 
 /// Folds an accumulator into 16 bits (the ones-complement sum, not yet complemented).
+#[inline]
 pub fn fold(mut acc: u32) -> u16 {
     while acc >> 16 != 0 {
         acc = (acc & 0xffff) + (acc >> 16);
@@ -38,6 +40,7 @@ pub fn fold(mut acc: u32) -> u16 {
 }
 
 /// The checksum field value for `acc`: the complement of the folded sum.
+#[inline]
 pub fn finish(acc: u32) -> u16 {
     !fold(acc)
 }
@@ -48,6 +51,7 @@ pub fn checksum(data: &[u8]) -> u16 {
 }
 
 /// The sum of the IPv4 pseudo-header for a transport segment of `len` bytes.
+#[inline]
 pub fn pseudo_header_v4(src: u32, dst: u32, protocol: u8, len: u16) -> u32 {
     (src >> 16)
         + (src & 0xffff)
@@ -65,12 +69,14 @@ pub fn pseudo_header_v6(src: &[u8; 16], dst: &[u8; 16], next_header: u8, len: u3
 
 /// Updates checksum field `check` for a 16-bit word of the covered data changing from `old` to
 /// `new` (RFC 1624, equation 3: `HC' = ~(~HC + ~m + m')`).
+#[inline]
 pub fn update16(check: u16, old: u16, new: u16) -> u16 {
     let acc = u32::from(!check) + u32::from(!old) + u32::from(new);
     !fold(acc)
 }
 
 /// Updates checksum field `check` for a 32-bit value (two aligned words) changing.
+#[inline]
 pub fn update32(check: u16, old: u32, new: u32) -> u16 {
     let acc = u32::from(!check) + (!old >> 16) + (!old & 0xffff) + (new >> 16) + (new & 0xffff);
     !fold(acc)
@@ -137,6 +143,11 @@ mod tests {
     fn crc32c_check_value() {
         // The standard check value of CRC-32C.
         assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+        // RFC 3720 B.4: 32 zero bytes give bytes aa 36 91 8a on the wire, least significant
+        // first, the order SCTP (RFC 9260 appendix A) uses too.
+        assert_eq!(crc32c(&[0; 32]).to_le_bytes(), [0xaa, 0x36, 0x91, 0x8a]);
+        // RFC 3720 B.4: 32 bytes of 0xff.
+        assert_eq!(crc32c(&[0xff; 32]).to_le_bytes(), [0x43, 0xab, 0xa8, 0x62]);
     }
 
     #[test]

@@ -19,37 +19,44 @@ pub struct Icmpv4<'a>(&'a [u8]);
 
 impl<'a> Icmpv4<'a> {
     /// Checks that `buf` holds the 8-byte header.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Icmpv4<'a>> {
         check_len(buf, HEADER_LEN, Layer::Icmpv4)?;
         Ok(Icmpv4(buf))
     }
 
     /// Message type.
+    #[inline]
     pub fn msg_type(&self) -> u8 {
         self.0[0]
     }
 
     /// Message code.
+    #[inline]
     pub fn code(&self) -> u8 {
         self.0[1]
     }
 
     /// Checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.0, 2)
     }
 
     /// Identifier (echo request/reply).
+    #[inline]
     pub fn ident(&self) -> u16 {
         be16(self.0, 4)
     }
 
     /// Sequence number (echo request/reply).
+    #[inline]
     pub fn seq(&self) -> u16 {
         be16(self.0, 6)
     }
 
     /// Everything after the 8-byte header.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.0[HEADER_LEN..]
     }
@@ -66,12 +73,14 @@ pub struct Icmpv4Mut<'a>(&'a mut [u8]);
 
 impl<'a> Icmpv4Mut<'a> {
     /// Checks that `buf` holds the 8-byte header.
+    #[inline]
     pub fn new(buf: &'a mut [u8]) -> Result<Icmpv4Mut<'a>> {
         check_len(buf, HEADER_LEN, Layer::Icmpv4)?;
         Ok(Icmpv4Mut(buf))
     }
 
     /// A read-only view of the same bytes.
+    #[inline]
     pub fn view(&self) -> Icmpv4<'_> {
         Icmpv4(self.0)
     }
@@ -83,11 +92,13 @@ impl<'a> Icmpv4Mut<'a> {
     }
 
     /// Sets type and code, updating the checksum.
+    #[inline]
     pub fn set_type_code(&mut self, msg_type: u8, code: u8) {
         self.set_word(0, u16::from_be_bytes([msg_type, code]));
     }
 
     /// Sets the echo identifier, updating the checksum (used by NAT).
+    #[inline]
     pub fn set_ident(&mut self, ident: u16) {
         self.set_word(4, ident);
     }

@@ -26,32 +26,38 @@ pub struct Icmpv6<'a>(&'a [u8]);
 
 impl<'a> Icmpv6<'a> {
     /// Checks that `buf` holds the 8-byte header.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Icmpv6<'a>> {
         check_len(buf, HEADER_LEN, Layer::Icmpv6)?;
         Ok(Icmpv6(buf))
     }
 
     /// Message type.
+    #[inline]
     pub fn msg_type(&self) -> u8 {
         self.0[0]
     }
 
     /// Message code.
+    #[inline]
     pub fn code(&self) -> u8 {
         self.0[1]
     }
 
     /// Checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.0, 2)
     }
 
     /// Everything after the 8-byte header.
+    #[inline]
     pub fn body(&self) -> &'a [u8] {
         &self.0[HEADER_LEN..]
     }
 
     /// Whether this is a neighbor solicitation or advertisement (with code 0).
+    #[inline]
     pub fn is_nd(&self) -> bool {
         self.code() == 0 && matches!(self.msg_type(), NEIGHBOR_SOLICIT | NEIGHBOR_ADVERT)
     }

@@ -40,6 +40,7 @@ impl<'a> Ipv4<'a> {
     /// Checks the header lengths against each other and against `buf`.
     ///
     /// The version field is not checked: that is a decision for the caller.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Ipv4<'a>> {
         check_len(buf, MIN_HEADER_LEN, Layer::Ipv4)?;
         let header_len = usize::from(buf[0] & 0x0f) * 4;
@@ -67,106 +68,127 @@ impl<'a> Ipv4<'a> {
     }
 
     /// Version field (4 for a well-formed packet).
+    #[inline]
     pub fn version(&self) -> u8 {
         self.0[0] >> 4
     }
 
     /// Header length in bytes, options included.
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.0[0] & 0x0f) * 4
     }
 
     /// Type of service byte: DSCP (upper 6 bits) and ECN (lower 2 bits).
+    #[inline]
     pub fn tos(&self) -> u8 {
         self.0[1]
     }
 
     /// Total length field: header plus payload.
+    #[inline]
     pub fn total_len(&self) -> usize {
         usize::from(be16(self.0, 2))
     }
 
     /// Identification field.
+    #[inline]
     pub fn ident(&self) -> u16 {
         be16(self.0, 4)
     }
 
     /// The flags and fragment offset word.
+    #[inline]
     pub fn frag_word(&self) -> u16 {
         be16(self.0, 6)
     }
 
     /// Fragment offset in bytes.
+    #[inline]
     pub fn frag_offset(&self) -> usize {
         usize::from(self.frag_word() & OFFSET_MASK) * 8
     }
 
     /// Whether "more fragments" is set.
+    #[inline]
     pub fn more_fragments(&self) -> bool {
         self.frag_word() & FLAG_MF != 0
     }
 
     /// Whether "don't fragment" is set.
+    #[inline]
     pub fn dont_fragment(&self) -> bool {
         self.frag_word() & FLAG_DF != 0
     }
 
     /// Whether this is a fragment (first or later).
+    #[inline]
     pub fn is_fragment(&self) -> bool {
         self.frag_word() & (FLAG_MF | OFFSET_MASK) != 0
     }
 
     /// Whether this is a fragment other than the first: it carries no transport header.
+    #[inline]
     pub fn is_later_fragment(&self) -> bool {
         self.frag_word() & OFFSET_MASK != 0
     }
 
     /// Time to live.
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.0[8]
     }
 
     /// Protocol of the payload.
+    #[inline]
     pub fn protocol(&self) -> u8 {
         self.0[9]
     }
 
     /// Header checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.0, 10)
     }
 
     /// Source address as a number (10.0.0.1 is 0x0a000001).
+    #[inline]
     pub fn src(&self) -> u32 {
         be32(self.0, 12)
     }
 
     /// Destination address as a number.
+    #[inline]
     pub fn dst(&self) -> u32 {
         be32(self.0, 16)
     }
 
     /// Source address.
+    #[inline]
     pub fn src_addr(&self) -> Ipv4Addr {
         Ipv4Addr::from(self.src())
     }
 
     /// Destination address.
+    #[inline]
     pub fn dst_addr(&self) -> Ipv4Addr {
         Ipv4Addr::from(self.dst())
     }
 
     /// The options (bytes 20..header_len).
+    #[inline]
     pub fn options(&self) -> &'a [u8] {
         &self.0[MIN_HEADER_LEN..self.header_len()]
     }
 
     /// The payload: from the end of the header to `total_len` (excluding link padding).
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.0[self.header_len()..self.total_len()]
     }
 
     /// Bytes of the buffer after `total_len` (Ethernet padding).
+    #[inline]
     pub fn padding(&self) -> &'a [u8] {
         &self.0[self.total_len()..]
     }
@@ -177,6 +199,7 @@ impl<'a> Ipv4<'a> {
     }
 
     /// The sum of the pseudo-header for this packet's transport payload.
+    #[inline]
     pub fn pseudo_header_sum(&self) -> u32 {
         let len = u16::try_from(self.payload().len()).unwrap_or(u16::MAX);
         checksum::pseudo_header_v4(self.src(), self.dst(), self.protocol(), len)
@@ -190,12 +213,14 @@ pub struct Ipv4Mut<'a>(&'a mut [u8]);
 
 impl<'a> Ipv4Mut<'a> {
     /// Checks `buf` as [`Ipv4::parse`] does.
+    #[inline]
     pub fn new(buf: &'a mut [u8]) -> Result<Ipv4Mut<'a>> {
         Ipv4::parse(buf)?;
         Ok(Ipv4Mut(buf))
     }
 
     /// A read-only view of the same bytes.
+    #[inline]
     pub fn view(&self) -> Ipv4<'_> {
         Ipv4(self.0)
     }
@@ -243,22 +268,26 @@ impl<'a> Ipv4Mut<'a> {
     }
 
     /// Sets the source address, updating the header checksum and the TCP/UDP checksum.
+    #[inline]
     pub fn set_src(&mut self, src: u32) {
         self.set_address(12, src);
     }
 
     /// Sets the destination address, updating the header checksum and the TCP/UDP checksum.
+    #[inline]
     pub fn set_dst(&mut self, dst: u32) {
         self.set_address(16, dst);
     }
 
     /// Sets the TTL, updating the header checksum.
+    #[inline]
     pub fn set_ttl(&mut self, ttl: u8) {
         let word = u16::from_be_bytes([ttl, self.0[9]]);
         self.set_header_word16(8, word);
     }
 
     /// Sets the TOS byte (DSCP and ECN), updating the header checksum.
+    #[inline]
     pub fn set_tos(&mut self, tos: u8) {
         let word = u16::from_be_bytes([self.0[0], tos]);
         self.set_header_word16(0, word);
@@ -273,6 +302,7 @@ impl<'a> Ipv4Mut<'a> {
     }
 
     /// The payload (transport header and data), mutable.
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let v = Ipv4(self.0);
         let (start, end) = (v.header_len(), v.total_len());
@@ -318,6 +348,7 @@ impl Default for Ipv4Header<'_> {
 
 impl Ipv4Header<'_> {
     /// Header length this header emits.
+    #[inline]
     pub fn header_len(&self) -> usize {
         MIN_HEADER_LEN + self.options.len()
     }

@@ -18,6 +18,7 @@ pub struct Ipv6<'a>(&'a [u8]);
 
 impl<'a> Ipv6<'a> {
     /// Checks the header and the payload length. The version field is not checked.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Ipv6<'a>> {
         check_len(buf, HEADER_LEN, Layer::Ipv6)?;
         if usize::from(be16(buf, 4)) > buf.len() - HEADER_LEN {
@@ -30,66 +31,79 @@ impl<'a> Ipv6<'a> {
     }
 
     /// Version field (6 for a well-formed packet).
+    #[inline]
     pub fn version(&self) -> u8 {
         self.0[0] >> 4
     }
 
     /// Traffic class: DSCP (upper 6 bits) and ECN (lower 2 bits).
+    #[inline]
     pub fn traffic_class(&self) -> u8 {
         (self.0[0] << 4) | (self.0[1] >> 4)
     }
 
     /// Flow label (20 bits).
+    #[inline]
     pub fn flow_label(&self) -> u32 {
         be32(self.0, 0) & 0x000f_ffff
     }
 
     /// Payload length field.
+    #[inline]
     pub fn payload_len(&self) -> usize {
         usize::from(be16(self.0, 4))
     }
 
     /// Next header (the first extension header or the upper-layer protocol).
+    #[inline]
     pub fn next_header(&self) -> u8 {
         self.0[6]
     }
 
     /// Hop limit.
+    #[inline]
     pub fn hop_limit(&self) -> u8 {
         self.0[7]
     }
 
     /// Source address bytes.
+    #[inline]
     pub fn src(&self) -> [u8; 16] {
         addr16(self.0, 8)
     }
 
     /// Destination address bytes.
+    #[inline]
     pub fn dst(&self) -> [u8; 16] {
         addr16(self.0, 24)
     }
 
     /// Source address.
+    #[inline]
     pub fn src_addr(&self) -> Ipv6Addr {
         Ipv6Addr::from(self.src())
     }
 
     /// Destination address.
+    #[inline]
     pub fn dst_addr(&self) -> Ipv6Addr {
         Ipv6Addr::from(self.dst())
     }
 
     /// The payload as the payload length delimits it (extension headers included).
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.0[HEADER_LEN..HEADER_LEN + self.payload_len()]
     }
 
     /// Walks the extension headers: see [`ipv6ext::walk`].
+    #[inline]
     pub fn walk(&self) -> Result<ipv6ext::Walk> {
         ipv6ext::walk(self.next_header(), self.payload())
     }
 
     /// The pseudo-header sum for an upper-layer packet of `len` bytes with protocol `proto`.
+    #[inline]
     pub fn pseudo_header_sum(&self, proto: u8, len: usize) -> u32 {
         let len = u32::try_from(len).unwrap_or(u32::MAX);
         checksum::pseudo_header_v6(&self.src(), &self.dst(), proto, len)
@@ -97,18 +111,21 @@ impl<'a> Ipv6<'a> {
 }
 
 /// A checked mutable view of an IPv6 packet whose address setters keep the TCP, UDP or ICMPv6
-/// checksum (which covers the pseudo-header) correct.
+/// checksum (which covers the pseudo-header) correct, wherever the extension headers let the
+/// upper-layer header be found (a later fragment carries none; a malformed chain is left as is).
 #[derive(Debug)]
 pub struct Ipv6Mut<'a>(&'a mut [u8]);
 
 impl<'a> Ipv6Mut<'a> {
     /// Checks `buf` as [`Ipv6::parse`] does.
+    #[inline]
     pub fn new(buf: &'a mut [u8]) -> Result<Ipv6Mut<'a>> {
         Ipv6::parse(buf)?;
         Ok(Ipv6Mut(buf))
     }
 
     /// A read-only view of the same bytes.
+    #[inline]
     pub fn view(&self) -> Ipv6<'_> {
         Ipv6(self.0)
     }
@@ -145,33 +162,39 @@ impl<'a> Ipv6Mut<'a> {
     }
 
     /// Sets the source address, updating the transport checksum.
+    #[inline]
     pub fn set_src(&mut self, src: [u8; 16]) {
         self.set_address(8, src);
     }
 
     /// Sets the destination address, updating the transport checksum.
+    #[inline]
     pub fn set_dst(&mut self, dst: [u8; 16]) {
         self.set_address(24, dst);
     }
 
     /// Sets the hop limit (IPv6 has no header checksum).
+    #[inline]
     pub fn set_hop_limit(&mut self, hop_limit: u8) {
         self.0[7] = hop_limit;
     }
 
     /// Sets the traffic class (DSCP and ECN).
+    #[inline]
     pub fn set_traffic_class(&mut self, tc: u8) {
         let word = be16(self.0, 0) & 0xf00f | (u16::from(tc) << 4);
         put16(self.0, 0, word);
     }
 
     /// Sets the flow label (low 20 bits of `label`).
+    #[inline]
     pub fn set_flow_label(&mut self, label: u32) {
         let word = be32(self.0, 0) & 0xfff0_0000 | (label & 0x000f_ffff);
         super::put32(self.0, 0, word);
     }
 
     /// The payload (extension headers, upper-layer header and data), mutable.
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let len = Ipv6(self.0).payload_len();
         &mut self.0[HEADER_LEN..HEADER_LEN + len]
@@ -227,6 +250,7 @@ impl Ipv6Header {
     }
 
     /// The pseudo-header sum for an upper-layer packet of `len` bytes with protocol `proto`.
+    #[inline]
     pub fn pseudo_header_sum(&self, proto: u8, len: usize) -> u32 {
         let len = u32::try_from(len).unwrap_or(u32::MAX);
         checksum::pseudo_header_v6(&self.src, &self.dst, proto, len)

@@ -30,6 +30,7 @@ pub const FRAG_OFFSET_MASK: u16 = 0xfff8;
 pub const FRAG_MORE: u16 = 0x0001;
 
 /// Whether `next_header` names an extension header the walk steps over or stops at.
+#[inline]
 pub fn is_extension(next_header: u8) -> bool {
     matches!(
         next_header,
@@ -44,6 +45,7 @@ pub struct ExtHeader<'a>(&'a [u8]);
 
 impl<'a> ExtHeader<'a> {
     /// Checks that `buf` holds the whole header as its length field gives it.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<ExtHeader<'a>> {
         check_len(buf, MIN_LEN, Layer::Ipv6Ext)?;
         let len = (usize::from(buf[1]) + 1) * 8;
@@ -52,21 +54,25 @@ impl<'a> ExtHeader<'a> {
     }
 
     /// Next header.
+    #[inline]
     pub fn next_header(&self) -> u8 {
         self.0[0]
     }
 
     /// Length of this header in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         (usize::from(self.0[1]) + 1) * 8
     }
 
     /// Always false: an extension header is at least 8 bytes.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         false
     }
 
     /// The header's data after the next-header and length bytes.
+    #[inline]
     pub fn data(&self) -> &'a [u8] {
         &self.0[2..self.len()]
     }
@@ -78,32 +84,38 @@ pub struct FragmentHeader<'a>(&'a [u8]);
 
 impl<'a> FragmentHeader<'a> {
     /// Checks that `buf` holds the 8-byte header.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<FragmentHeader<'a>> {
         check_len(buf, MIN_LEN, Layer::Ipv6Ext)?;
         Ok(FragmentHeader(buf))
     }
 
     /// Next header.
+    #[inline]
     pub fn next_header(&self) -> u8 {
         self.0[0]
     }
 
     /// The offset/flags word: offset in the upper 13 bits, M in bit 0.
+    #[inline]
     pub fn offset_word(&self) -> u16 {
         be16(self.0, 2)
     }
 
     /// Fragment offset in bytes.
+    #[inline]
     pub fn offset(&self) -> usize {
         usize::from(self.offset_word() & FRAG_OFFSET_MASK)
     }
 
     /// Whether more fragments follow.
+    #[inline]
     pub fn more_fragments(&self) -> bool {
         self.offset_word() & FRAG_MORE != 0
     }
 
     /// Identification.
+    #[inline]
     pub fn ident(&self) -> u32 {
         be32(self.0, 4)
     }
@@ -133,6 +145,7 @@ pub struct Walk {
 }
 
 /// Walks the extension headers of `payload` (the IPv6 payload) starting with `next_header`.
+#[inline]
 pub fn walk(next_header: u8, payload: &[u8]) -> Result<Walk> {
     let mut protocol = next_header;
     let mut offset = 0;

@@ -21,27 +21,32 @@ pub struct Llc<'a>(&'a [u8]);
 
 impl<'a> Llc<'a> {
     /// Checks that `buf` holds an LLC header.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Llc<'a>> {
         check_len(buf, LLC_LEN, Layer::Llc)?;
         Ok(Llc(buf))
     }
 
     /// Destination service access point.
+    #[inline]
     pub fn dsap(&self) -> u8 {
         self.0[0]
     }
 
     /// Source service access point.
+    #[inline]
     pub fn ssap(&self) -> u8 {
         self.0[1]
     }
 
     /// Control field (one byte; unnumbered format).
+    #[inline]
     pub fn control(&self) -> u8 {
         self.0[2]
     }
 
     /// Whether the DSAP/SSAP/control values announce a SNAP header.
+    #[inline]
     pub fn announces_snap(&self) -> bool {
         self.dsap() == SAP_SNAP && self.ssap() == SAP_SNAP && self.control() == CNTL_UI
     }
@@ -53,28 +58,33 @@ pub struct Snap<'a>(&'a [u8]);
 
 impl<'a> Snap<'a> {
     /// Checks that `buf` holds LLC and SNAP headers (8 bytes); the values are not checked.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Snap<'a>> {
         check_len(buf, SNAP_LEN, Layer::Llc)?;
         Ok(Snap(buf))
     }
 
     /// The LLC part.
+    #[inline]
     pub fn llc(&self) -> Llc<'a> {
         Llc(self.0)
     }
 
     /// Organizationally unique identifier.
+    #[inline]
     pub fn oui(&self) -> [u8; 3] {
         [self.0[3], self.0[4], self.0[5]]
     }
 
     /// Protocol ID (an ethertype when the OUI is 00:00:00).
+    #[inline]
     pub fn protocol(&self) -> u16 {
         be16(self.0, 6)
     }
 
     /// The ethertype this SNAP header carries, if it is an Ethernet-encapsulating SNAP header
     /// (LLC AA-AA-03, OUI 00:00:00, protocol at least 0x0600).
+    #[inline]
     pub fn ethertype(&self) -> Option<u16> {
         let p = self.protocol();
         (self.llc().announces_snap()
@@ -84,6 +94,7 @@ impl<'a> Snap<'a> {
     }
 
     /// Everything after the SNAP header.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.0[SNAP_LEN..]
     }

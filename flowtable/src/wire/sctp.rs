@@ -11,32 +11,38 @@ pub struct Sctp<'a>(&'a [u8]);
 
 impl<'a> Sctp<'a> {
     /// Checks that `buf` holds the common header.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Sctp<'a>> {
         check_len(buf, HEADER_LEN, Layer::Sctp)?;
         Ok(Sctp(buf))
     }
 
     /// Source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.0, 0)
     }
 
     /// Destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.0, 2)
     }
 
     /// Verification tag.
+    #[inline]
     pub fn verification_tag(&self) -> u32 {
         be32(self.0, 4)
     }
 
     /// Checksum field (CRC-32C, stored little-endian as RFC 9260 appendix A does).
+    #[inline]
     pub fn checksum(&self) -> u32 {
         u32::from_le_bytes([self.0[8], self.0[9], self.0[10], self.0[11]])
     }
 
     /// The chunks after the common header.
+    #[inline]
     pub fn chunks(&self) -> &'a [u8] {
         &self.0[HEADER_LEN..]
     }
@@ -62,23 +68,27 @@ pub struct SctpMut<'a>(&'a mut [u8]);
 
 impl<'a> SctpMut<'a> {
     /// Checks that `buf` holds the common header.
+    #[inline]
     pub fn new(buf: &'a mut [u8]) -> Result<SctpMut<'a>> {
         check_len(buf, HEADER_LEN, Layer::Sctp)?;
         Ok(SctpMut(buf))
     }
 
     /// A read-only view of the same bytes.
+    #[inline]
     pub fn view(&self) -> Sctp<'_> {
         Sctp(self.0)
     }
 
     /// Sets the source port and recomputes the checksum.
+    #[inline]
     pub fn set_src_port(&mut self, port: u16) {
         self.0[0..2].copy_from_slice(&port.to_be_bytes());
         self.fill_checksum();
     }
 
     /// Sets the destination port and recomputes the checksum.
+    #[inline]
     pub fn set_dst_port(&mut self, port: u16) {
         self.0[2..4].copy_from_slice(&port.to_be_bytes());
         self.fill_checksum();

@@ -28,64 +28,78 @@ pub mod flags {
 }
 
 /// A checked view of a TCP segment. `parse` guarantees the 20-byte fixed header; the data
-/// offset is checked only by [`Tcp::options`] and [`Tcp::payload`], so a flow extractor can read
-/// ports and flags of a segment whose data offset is wrong, as Open vSwitch does.
+/// offset is checked by [`Tcp::check_header_len`] (and by [`Tcp::options`] and
+/// [`Tcp::payload`], which rely on it), so a caller that only reads fixed fields, such as a
+/// datapath rewriting ports, does not pay for or depend on it.
 #[derive(Clone, Copy, Debug)]
 pub struct Tcp<'a>(&'a [u8]);
 
 impl<'a> Tcp<'a> {
     /// Checks that `buf` holds the fixed header.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Tcp<'a>> {
         check_len(buf, MIN_HEADER_LEN, Layer::Tcp)?;
         Ok(Tcp(buf))
     }
 
     /// Source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.0, 0)
     }
 
     /// Destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.0, 2)
     }
 
     /// Sequence number.
+    #[inline]
     pub fn seq(&self) -> u32 {
         be32(self.0, 4)
     }
 
     /// Acknowledgment number.
+    #[inline]
     pub fn ack(&self) -> u32 {
         be32(self.0, 8)
     }
 
     /// Header length from the data offset field, in bytes (not checked against the buffer).
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.0[12] >> 4) * 4
     }
 
     /// The 12 flag bits ([`flags`]).
+    #[inline]
     pub fn flags(&self) -> u16 {
         be16(self.0, 12) & 0x0fff
     }
 
     /// Receive window.
+    #[inline]
     pub fn window(&self) -> u16 {
         be16(self.0, 14)
     }
 
     /// Checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.0, 16)
     }
 
     /// Urgent pointer.
+    #[inline]
     pub fn urgent(&self) -> u16 {
         be16(self.0, 18)
     }
 
-    fn checked_header_len(&self) -> Result<usize> {
+    /// The header length after checking the data offset: at least 20 bytes and within the
+    /// buffer.
+    #[inline]
+    pub fn check_header_len(&self) -> Result<usize> {
         let hl = self.header_len();
         if hl < MIN_HEADER_LEN {
             return Err(Error::Invalid {
@@ -98,14 +112,16 @@ impl<'a> Tcp<'a> {
     }
 
     /// The options, after checking the data offset against the buffer.
+    #[inline]
     pub fn options(&self) -> Result<&'a [u8]> {
-        let hl = self.checked_header_len()?;
+        let hl = self.check_header_len()?;
         Ok(&self.0[MIN_HEADER_LEN..hl])
     }
 
     /// The payload, after checking the data offset against the buffer.
+    #[inline]
     pub fn payload(&self) -> Result<&'a [u8]> {
-        let hl = self.checked_header_len()?;
+        let hl = self.check_header_len()?;
         Ok(&self.0[hl..])
     }
 
@@ -122,12 +138,14 @@ pub struct TcpMut<'a>(&'a mut [u8]);
 
 impl<'a> TcpMut<'a> {
     /// Checks that `buf` holds the fixed header.
+    #[inline]
     pub fn new(buf: &'a mut [u8]) -> Result<TcpMut<'a>> {
         check_len(buf, MIN_HEADER_LEN, Layer::Tcp)?;
         Ok(TcpMut(buf))
     }
 
     /// A read-only view of the same bytes.
+    #[inline]
     pub fn view(&self) -> Tcp<'_> {
         Tcp(self.0)
     }
@@ -139,11 +157,13 @@ impl<'a> TcpMut<'a> {
     }
 
     /// Sets the source port, updating the checksum.
+    #[inline]
     pub fn set_src_port(&mut self, port: u16) {
         self.set_word(0, port);
     }
 
     /// Sets the destination port, updating the checksum.
+    #[inline]
     pub fn set_dst_port(&mut self, port: u16) {
         self.set_word(2, port);
     }

@@ -12,37 +12,44 @@ pub struct Udp<'a>(&'a [u8]);
 
 impl<'a> Udp<'a> {
     /// Checks that `buf` holds the header.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Udp<'a>> {
         check_len(buf, HEADER_LEN, Layer::Udp)?;
         Ok(Udp(buf))
     }
 
     /// Source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.0, 0)
     }
 
     /// Destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.0, 2)
     }
 
     /// Length field (header plus payload).
+    #[inline]
     pub fn len(&self) -> usize {
         usize::from(be16(self.0, 4))
     }
 
     /// Whether the length field says there is no payload.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() <= HEADER_LEN
     }
 
     /// Checksum field (0: no checksum).
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.0, 6)
     }
 
     /// The payload as the length field delimits it, after checking it against the buffer.
+    #[inline]
     pub fn payload(&self) -> Result<&'a [u8]> {
         let len = self.len();
         if len < HEADER_LEN {
@@ -71,12 +78,14 @@ pub struct UdpMut<'a>(&'a mut [u8]);
 
 impl<'a> UdpMut<'a> {
     /// Checks that `buf` holds the header.
+    #[inline]
     pub fn new(buf: &'a mut [u8]) -> Result<UdpMut<'a>> {
         check_len(buf, HEADER_LEN, Layer::Udp)?;
         Ok(UdpMut(buf))
     }
 
     /// A read-only view of the same bytes.
+    #[inline]
     pub fn view(&self) -> Udp<'_> {
         Udp(self.0)
     }
@@ -94,11 +103,13 @@ impl<'a> UdpMut<'a> {
     }
 
     /// Sets the source port, updating the checksum unless it is absent.
+    #[inline]
     pub fn set_src_port(&mut self, port: u16) {
         self.set_word(0, port);
     }
 
     /// Sets the destination port, updating the checksum unless it is absent.
+    #[inline]
     pub fn set_dst_port(&mut self, port: u16) {
         self.set_word(2, port);
     }

@@ -16,6 +16,7 @@ pub const TAG_LEN: usize = 4;
 pub const HEADER_LEN: usize = 4;
 
 /// Whether `ethertype` is a VLAN TPID the switch parses.
+#[inline]
 pub fn is_tpid(ethertype: u16) -> bool {
     ethertype == TPID_8021Q || ethertype == TPID_8021AD
 }
@@ -26,37 +27,44 @@ pub struct Vlan<'a>(&'a [u8]);
 
 impl<'a> Vlan<'a> {
     /// Checks that `buf` holds a TCI and an ethertype.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Vlan<'a>> {
         check_len(buf, HEADER_LEN, Layer::Vlan)?;
         Ok(Vlan(buf))
     }
 
     /// Tag control information: PCP (3 bits), DEI (1 bit), VID (12 bits).
+    #[inline]
     pub fn tci(&self) -> u16 {
         be16(self.0, 0)
     }
 
     /// Priority code point.
+    #[inline]
     pub fn pcp(&self) -> u8 {
         self.0[0] >> 5
     }
 
     /// Drop eligible indicator (formerly CFI).
+    #[inline]
     pub fn dei(&self) -> bool {
         self.tci() & 0x1000 != 0
     }
 
     /// VLAN identifier.
+    #[inline]
     pub fn vid(&self) -> u16 {
         self.tci() & 0x0fff
     }
 
     /// The ethertype (or next TPID) after this tag.
+    #[inline]
     pub fn ethertype(&self) -> u16 {
         be16(self.0, 2)
     }
 
     /// Everything after this tag's ethertype.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.0[HEADER_LEN..]
     }

@@ -18,27 +18,32 @@ pub struct Vxlan<'a>(&'a [u8]);
 
 impl<'a> Vxlan<'a> {
     /// Checks that `buf` holds the 8-byte header.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Vxlan<'a>> {
         check_len(buf, HEADER_LEN, Layer::Vxlan)?;
         Ok(Vxlan(buf))
     }
 
     /// Flags byte.
+    #[inline]
     pub fn flags(&self) -> u8 {
         self.0[0]
     }
 
     /// Whether the I flag (VNI valid) is set.
+    #[inline]
     pub fn has_vni(&self) -> bool {
         self.flags() & FLAG_VNI != 0
     }
 
     /// The 24-bit VXLAN network identifier.
+    #[inline]
     pub fn vni(&self) -> u32 {
         be32(self.0, 4) >> 8
     }
 
     /// The inner Ethernet frame.
+    #[inline]
     pub fn inner(&self) -> &'a [u8] {
         &self.0[HEADER_LEN..]
     }

@@ -34,6 +34,13 @@ fn with_ip_total_len(mut f: Vec<u8>, total: u16) -> Vec<u8> {
     f
 }
 
+/// `bytes` with `bytes[at] = value`.
+fn with_byte(bytes: &[u8], at: usize, value: u8) -> Vec<u8> {
+    let mut v = bytes.to_vec();
+    v[at] = value;
+    v
+}
+
 /// The named frames.
 pub fn frames() -> Vec<(&'static str, Vec<u8>)> {
     let tcp_syn = tcp(1234, 80, SYN);
@@ -247,6 +254,18 @@ pub fn frames() -> Vec<(&'static str, Vec<u8>)> {
         ("ipv4 version 5", version5),
         ("ipv4 no payload", eth(IPV4, &[])),
         ("tcp truncated", ip4_frame(TCP, &tcp_syn[..10])),
+        (
+            "tcp data offset 4",
+            ip4_frame(TCP, &with_byte(&tcp_syn, 12, 0x40)),
+        ),
+        (
+            "tcp data offset past the segment",
+            ip4_frame(TCP, &with_byte(&tcp_syn, 12, 0x60)),
+        ),
+        (
+            "tcp with options",
+            ip4_frame(TCP, &cat(&[&with_byte(&tcp_syn, 12, 0x60), &[1, 1, 1, 0]])),
+        ),
         ("udp truncated", ip4_frame(UDP, &udp53[..4])),
         ("sctp truncated", ip4_frame(SCTP, &sctp(7, 9)[..8])),
         ("icmp truncated", ip4_frame(ICMP, &icmp(8, 0)[..4])),

@@ -2,11 +2,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::fieldval::parse_number;
-use super::format::{format_list_into, format_subfield, L4};
+use super::format::{format_list, format_subfield, Ctx};
 use super::parse::{parse_list, Context};
 use super::{parse_subfield, split_items, Item};
 use crate::action::{CtAction, CtZone, Nat, NatAddrs, NatKind};
+use crate::syntax::value::parse_number;
 use crate::syntax::SyntaxError;
 
 /// Application-layer gateways by name and the port that identifies them.
@@ -207,7 +207,7 @@ fn parse_nat_range(
 }
 
 /// Formats a `ct` action.
-pub(crate) fn format_ct(ct: &CtAction, l4: L4, out: &mut String) {
+pub(crate) fn format_ct(ct: &CtAction, ctx: Ctx, out: &mut String) {
     let mut parts: Vec<String> = Vec::new();
     if ct.commit {
         parts.push("commit".into());
@@ -221,16 +221,13 @@ pub(crate) fn format_ct(ct: &CtAction, l4: L4, out: &mut String) {
     match ct.zone {
         CtZone::Imm(0) => {}
         CtZone::Imm(z) => parts.push(format!("zone={z}")),
-        CtZone::Field(sf) => parts.push(format!("zone={}", format_subfield(&sf, l4))),
+        CtZone::Field(sf) => parts.push(format!("zone={}", format_subfield(&sf, ctx.l4))),
     }
     if let Some(nat) = &ct.nat {
         parts.push(format_nat(nat));
     }
     if !ct.actions.is_empty() {
-        let mut s = String::from("exec(");
-        format_list_into(&ct.actions, l4, &mut s);
-        s.push(')');
-        parts.push(s);
+        parts.push(format!("exec({})", format_list(&ct.actions, ctx)));
     }
     if let Some(alg) = ct.alg {
         match ALGS.iter().find(|(_, p)| *p == alg) {

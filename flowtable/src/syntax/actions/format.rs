@@ -1,9 +1,10 @@
 //! Canonical formatting of actions, as `ovs-ofctl -O OpenFlow13` prints them.
 
 use super::ct::format_ct;
-use super::fieldval::{format_hex, format_value};
-use crate::action::{Action, Controller, ControllerReason};
+use crate::action::{Action, Controller, ControllerReason, OfPort};
 use crate::field::{ipproto, Field, SubField};
+use crate::key::VLAN_PRESENT;
+use crate::syntax::value::format_value;
 use crate::Match;
 
 /// The L4 protocol of a rule's match, which decides how L4 port fields are named: the
@@ -15,12 +16,31 @@ pub(crate) enum L4 {
     Sctp,
 }
 
-/// The L4 protocol a match names, TCP when it names none.
-pub(crate) fn l4_of(m: &Match) -> L4 {
-    match m.get(Field::NwProto) {
-        (p, 0xff) if p == u128::from(ipproto::UDP) => L4::Udp,
-        (p, 0xff) if p == u128::from(ipproto::SCTP) => L4::Sctp,
-        _ => L4::Tcp,
+/// What formatting needs to know about the rule's match and the actions before the one being
+/// formatted.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ctx {
+    /// How L4 port fields are named.
+    pub l4: L4,
+    /// Whether the packet is known to carry a VLAN tag at this point of the list, which decides
+    /// whether `mod_vlan_vid`/`mod_vlan_pcp` print with a `push_vlan` before them.
+    pub vlan: bool,
+}
+
+impl Ctx {
+    /// The context at the start of the action list of a rule with match `m`.
+    pub(crate) fn of(m: &Match) -> Ctx {
+        let l4 = match m.get(Field::NwProto) {
+            (p, 0xff) if p == u128::from(ipproto::UDP) => L4::Udp,
+            (p, 0xff) if p == u128::from(ipproto::SCTP) => L4::Sctp,
+            _ => L4::Tcp,
+        };
+        let (tci, mask) = m.get(Field::VlanTci);
+        let present = u128::from(VLAN_PRESENT);
+        Ctx {
+            l4,
+            vlan: mask & present != 0 && tci & present != 0,
+        }
     }
 }
 
@@ -55,27 +75,49 @@ fn nxm_name(field: Field, l4: L4) -> &'static str {
     }
 }
 
+/// `0x`-prefixed hexadecimal, except zero, which `ovs-ofctl` prints as `0`.
+fn format_hex(value: u128) -> String {
+    if value == 0 {
+        "0".to_string()
+    } else {
+        format!("{value:#x}")
+    }
+}
+
+/// A `set_field` value: as in a match, except that `set_field` prints every hexadecimal field
+/// without zero padding (`set_field:0x5->ipv6_label`, where a match shows `ipv6_label=0x00005`).
+fn set_field_value(field: Field, value: u128) -> String {
+    match field {
+        Field::Ipv6Label => format_hex(value),
+        f => format_value(f, value, f.full_mask()),
+    }
+}
+
 /// Formats a subfield: `NXM_NX_REG0[]`, `NXM_NX_REG0[3]`, `NXM_NX_REG0[0..15]`.
 pub(crate) fn format_subfield(sf: &SubField, l4: L4) -> String {
-    let name = nxm_name(sf.field, l4);
-    if sf.ofs == 0 && sf.n_bits == sf.field.bits() {
+    let (name, width) = (nxm_name(sf.field, l4), sf.field.bits());
+    if sf.ofs == 0 && sf.n_bits == width {
         format!("{name}[]")
     } else if sf.n_bits == 1 {
         format!("{name}[{}]", sf.ofs)
     } else {
-        format!("{name}[{}..{}]", sf.ofs, sf.ofs + sf.n_bits - 1)
+        format!(
+            "{name}[{}..{}]",
+            sf.ofs,
+            (sf.ofs.saturating_add(sf.n_bits)).saturating_sub(1)
+        )
     }
 }
 
-/// Formats a list, `drop` when empty.
-pub(crate) fn format_list(actions: &[Action], l4: L4) -> String {
+/// Formats a list, `drop` when empty. Nested lists start from a copy of `ctx`.
+pub(crate) fn format_list(actions: &[Action], mut ctx: Ctx) -> String {
     let mut s = String::new();
-    format_list_into(actions, l4, &mut s);
+    format_list_into(actions, &mut ctx, &mut s);
     s
 }
 
-/// Appends a formatted list to `out`, `drop` when empty.
-pub(crate) fn format_list_into(actions: &[Action], l4: L4, out: &mut String) {
+/// Appends a formatted list to `out`, `drop` when empty, updating `ctx` as the actions go.
+pub(crate) fn format_list_into(actions: &[Action], ctx: &mut Ctx, out: &mut String) {
     if actions.is_empty() {
         out.push_str("drop");
         return;
@@ -84,7 +126,16 @@ pub(crate) fn format_list_into(actions: &[Action], l4: L4, out: &mut String) {
         if i > 0 {
             out.push(',');
         }
-        format_action(a, l4, out);
+        format_action(a, ctx, out);
+    }
+}
+
+/// `push_vlan:0x8100,` when the packet may have no tag: what OpenFlow 1.0's `mod_vlan_vid` and
+/// `mod_vlan_pcp` do first, and how `ovs-ofctl -O OpenFlow13` spells it.
+fn push_tag_if_needed(ctx: &mut Ctx, out: &mut String) {
+    if !ctx.vlan {
+        out.push_str("push_vlan:0x8100,");
+        ctx.vlan = true;
     }
 }
 
@@ -129,8 +180,11 @@ fn dotted_hex(bytes: &[u8]) -> String {
 }
 
 /// Appends one action to `out`.
-fn format_action(a: &Action, l4: L4, out: &mut String) {
+fn format_action(a: &Action, ctx: &mut Ctx, out: &mut String) {
+    let l4 = ctx.l4;
     let s = match a {
+        // Only code-built lists hold this form; `normalize` makes it a `controller` action.
+        Action::Output(OfPort::CONTROLLER) => "CONTROLLER:65535".into(),
         Action::Output(p) if p.is_reserved() => p.to_string(),
         Action::Output(p) => format!("output:{p}"),
         Action::OutputTrunc { port, max_len } => format!("output(port={port},max_len={max_len})"),
@@ -138,20 +192,28 @@ fn format_action(a: &Action, l4: L4, out: &mut String) {
         Action::Controller(c) => return format_controller(c, out),
         Action::SetQueue(q) => format!("set_queue:{q}"),
         Action::PopQueue => "pop_queue".into(),
-        Action::PushVlan(tpid) => format!("push_vlan:{tpid:#x}"),
-        Action::PopVlan => "pop_vlan".into(),
-        Action::SetVlanVid(v) => format!("mod_vlan_vid:{v}"),
-        Action::SetVlanPcp(p) => format!("mod_vlan_pcp:{p}"),
+        Action::PushVlan(tpid) => {
+            ctx.vlan = true;
+            format!("push_vlan:{tpid:#x}")
+        }
+        Action::PopVlan => {
+            ctx.vlan = false;
+            "pop_vlan".into()
+        }
+        Action::SetVlanVid(v) => {
+            push_tag_if_needed(ctx, out);
+            format!("set_field:{}->vlan_vid", VLAN_PRESENT | (v & 0x0fff))
+        }
+        Action::SetVlanPcp(p) => {
+            push_tag_if_needed(ctx, out);
+            format!("set_field:{}->vlan_pcp", p & 7)
+        }
         Action::SetField { field, value, mask } => {
             let name = set_field_name(*field, l4);
             if *mask == field.full_mask() {
-                format!("set_field:{}->{name}", format_value(*field, *value))
+                format!("set_field:{}->{name}", set_field_value(*field, *value))
             } else {
-                format!(
-                    "set_field:{}/{}->{name}",
-                    format_value(*field, *value),
-                    format_value(*field, *mask)
-                )
+                format!("set_field:{}->{name}", format_value(*field, *value, *mask))
             }
         }
         Action::Load { dst, value } => {
@@ -179,15 +241,15 @@ fn format_action(a: &Action, l4: L4, out: &mut String) {
             let ct = if *ct { ",ct" } else { "" };
             format!("resubmit({port},{table}{ct})")
         }
-        Action::Clone(list) => format!("clone({})", format_list(list, l4)),
-        Action::Ct(ct) => return format_ct(ct, l4, out),
+        Action::Clone(list) => format!("clone({})", format_list(list, *ctx)),
+        Action::Ct(ct) => return format_ct(ct, *ctx, out),
         Action::CtClear => "ct_clear".into(),
         Action::Exit => "exit".into(),
         Action::Group(g) => format!("group:{g}"),
         Action::Note(bytes) => format!("note:{}", dotted_hex(bytes)),
         Action::Meter(m) => format!("meter:{m}"),
         Action::ClearActions => "clear_actions".into(),
-        Action::WriteActions(list) => format!("write_actions({})", format_list(list, l4)),
+        Action::WriteActions(list) => format!("write_actions({})", format_list(list, *ctx)),
         Action::WriteMetadata { value, mask } if *mask == u64::MAX => {
             format!("write_metadata:{}", format_hex(u128::from(*value)))
         }

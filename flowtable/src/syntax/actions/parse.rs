@@ -1,10 +1,10 @@
 //! Parsing of each action keyword.
 
-use super::fieldval::{parse_number, parse_value};
 use super::{ct, parse_subfield, split_items, Item};
-use crate::action::{Action, Controller, ControllerReason, OfPort};
+use crate::action::{masked_set_field, pad_note, Action, Controller, ControllerReason, OfPort};
 use crate::ethertype;
-use crate::field::{Field, SubField};
+use crate::field::Field;
+use crate::syntax::value::{parse_number, parse_value};
 use crate::syntax::SyntaxError;
 
 /// Where an action list appears, which decides what it may contain.
@@ -93,8 +93,9 @@ fn u32_arg(text: &str, s: &str, at: usize, what: &str) -> Result<u32, SyntaxErro
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
-/// Parses a port: a reserved name (`LOCAL`, `in_port`, ...) or a decimal number. OpenFlow 1.0's
-/// 16-bit reserved numbers (`65534`) mean the OpenFlow 1.3 reserved ports, as in Open vSwitch.
+/// Parses a port: a reserved name (`LOCAL`, `in_port`, ...) or a decimal number. Reserved ports
+/// may also be given by number, in OpenFlow 1.0's 16-bit form (`65534`) or OpenFlow 1.3's 32-bit
+/// form (`4294967294`), as `ovs-ofctl` reads them; both mean the same [`OfPort`].
 pub(crate) fn parse_port(text: &str, s: &str, at: usize) -> Result<OfPort, SyntaxError> {
     if let Some(p) = OfPort::from_name(s) {
         return Ok(p);
@@ -110,10 +111,10 @@ pub(crate) fn parse_port(text: &str, s: &str, at: usize) -> Result<OfPort, Synta
         return Err(err());
     }
     let n: u32 = s.parse().map_err(|_| err())?;
+    const OF13_RESERVED: u32 = 0xffff_0000;
     match n {
-        0..0xff00 => Ok(OfPort(n)),
-        0xff00..=0xffff => Ok(OfPort(n | 0xffff_0000)),
-        _ if n >= OfPort::MAX.0 => Ok(OfPort(n)),
+        0..=0xffff => Ok(OfPort(n)),
+        _ if n >= OF13_RESERVED | OfPort::MAX.0 => Ok(OfPort(n & 0xffff)),
         _ => Err(SyntaxError::at(
             text,
             at,
@@ -160,12 +161,12 @@ fn parse_item(
     let action = match key.as_str() {
         "output" => parse_output(text, item)?,
         "controller" => parse_controller(text, item)?,
-        "enqueue" => {
-            return Err(SyntaxError::at(
-                text,
-                at,
-                "enqueue is not supported: use set_queue:Q,output:P",
-            ))
+        "enqueue" => return parse_enqueue(text, item, out),
+        "set_tunnel" | "set_tunnel64" => {
+            let (s, a) = need_arg(text, item, "a tunnel ID")?;
+            // Both take any 64-bit ID: Open vSwitch picks the wire form by the value's size.
+            let id = number(text, s, a, "a tunnel ID", u64::MAX.into())?;
+            set_field(Field::TunId, id)
         }
         "set_queue" => {
             let (s, a) = need_arg(text, item, "a queue number")?;
@@ -266,7 +267,9 @@ fn parse_item(
             Action::GotoTable(u8_arg(text, s, a, "a table number (0 to 254)", u8::MAX)?)
         }
         "learn" | "conjunction" | "bundle" | "bundle_load" | "multipath" | "fin_timeout"
-        | "sample" | "check_pkt_larger" | "encap" | "decap" => {
+        | "sample" | "check_pkt_larger" | "encap" | "decap" | "push_mpls" | "pop_mpls"
+        | "set_mpls_label" | "set_mpls_tc" | "set_mpls_ttl" | "dec_mpls_ttl" | "debug_recirc"
+        | "debug_slow" | "delete_field" | "stack_push" | "stack_pop" => {
             return Err(SyntaxError::at(
                 text,
                 at,
@@ -302,6 +305,29 @@ fn output_to(port: OfPort, by_number: bool) -> Action {
     } else {
         Action::Output(port)
     }
+}
+
+/// `enqueue:PORT:QUEUE` or `enqueue(PORT,QUEUE)`: output through a queue, which OpenFlow 1.3
+/// spells `set_queue:QUEUE,output:PORT,pop_queue`.
+fn parse_enqueue(text: &str, item: &Item<'_>, out: &mut Vec<Action>) -> Result<(), SyntaxError> {
+    let (s, a) = need_arg(text, item, "PORT:QUEUE")?;
+    let sep = if item.paren { ',' } else { ':' };
+    let Some((port, queue)) = s.split_once(sep) else {
+        return Err(SyntaxError::at(
+            text,
+            a,
+            format!("expected enqueue:PORT:QUEUE or enqueue(PORT,QUEUE), found \"{s}\""),
+        ));
+    };
+    let port = parse_port(text, port.trim(), a)?;
+    let qa = a + s.find(sep).map_or(0, |i| i + 1);
+    let queue = u32_arg(text, queue.trim(), qa, "a queue number")?;
+    out.extend([
+        Action::SetQueue(queue),
+        output_to(port, false),
+        Action::PopQueue,
+    ]);
+    Ok(())
 }
 
 fn no_arg(text: &str, item: &Item<'_>, action: Action) -> Result<Action, SyntaxError> {
@@ -466,8 +492,9 @@ fn split_arrow<'t>(
 
 fn parse_set_field(text: &str, item: &Item<'_>, out: &mut Vec<Action>) -> Result<(), SyntaxError> {
     let ((v, va), (f, fa)) = split_arrow(text, item, "VALUE[/MASK]->FIELD")?;
+    // set_field names fields by their OXM-style names (`eth_src`, `reg0`), not NXM/OXM ones.
     let field = Field::from_name(f)
-        .filter(|_| !f.is_empty())
+        .filter(|field| !f.is_empty() && !field.def().nxm.contains(&f))
         .ok_or_else(|| SyntaxError::at(text, fa, format!("unknown field \"{f}\"")))?;
     let (value, mask) = parse_value(text, va, va + v.len(), field)?;
     if mask == field.full_mask() {
@@ -475,17 +502,7 @@ fn parse_set_field(text: &str, item: &Item<'_>, out: &mut Vec<Action>) -> Result
         return Ok(());
     }
     // A masked set_field is a load of each run of mask bits, which is how Open vSwitch prints it.
-    let mut rest = mask;
-    while rest != 0 {
-        let ofs = rest.trailing_zeros();
-        let n_bits = (rest >> ofs).trailing_ones();
-        let run = SubField { field, ofs, n_bits };
-        out.push(Action::Load {
-            dst: run,
-            value: (value & run.field_mask()) >> ofs,
-        });
-        rest &= !run.field_mask();
-    }
+    out.extend(masked_set_field(field, value, mask));
     Ok(())
 }
 
@@ -638,10 +655,7 @@ fn parse_note(text: &str, item: &Item<'_>) -> Result<Action, SyntaxError> {
         None => ("", item.key_start),
     };
     let mut bytes = parse_hex_bytes(text, s, a, "note")?;
-    // On the wire a note fills an action of 8-byte units after a 10-byte header: its length is
-    // 6 + 8n bytes, zero-padded, and that is what Open vSwitch prints back.
-    let len = bytes.len().max(6);
-    bytes.resize(6 + (len - 6).div_ceil(8) * 8, 0);
+    pad_note(&mut bytes);
     Ok(Action::Note(bytes))
 }
 
