@@ -9,6 +9,7 @@ use std::sync::Arc;
 use datapath::clock::now_ms;
 use flowtable::action::OfPort;
 use flowtable::pipeline::{self, DpActions, TraceEvent};
+use flowtable::syntax::actions::format_actions_for;
 use flowtable::syntax::flow::FlowCommand;
 use flowtable::syntax::matches::{format_match, parse_match, parse_packet_spec};
 use flowtable::Match;
@@ -520,12 +521,12 @@ fn trace_steps(events: &[TraceEvent]) -> Vec<v1::TraceStep> {
             } => v1::TraceStep {
                 kind: Kind::Action.into(),
                 depth: depth(d),
-                table: 0,
+                table: rule.as_ref().map_or(0, |r| u32::from(r.table)),
                 rule: String::new(),
                 hit: false,
-                text: flowtable::syntax::actions::format_actions_for(
+                text: format_actions_for(
                     std::slice::from_ref(action),
-                    &rule.as_ref().map_or(flowtable::Match::any(), |r| r.match_),
+                    &rule.as_ref().map_or(Match::any(), |r| r.match_),
                 ),
             },
             TraceEvent::Note { depth: d, text } => v1::TraceStep {
