@@ -212,7 +212,7 @@ impl Pmd {
                 idle_since = Instant::now();
             }
             empty = empty.wrapping_add(1);
-            if empty % IDLE_CLOCK_EVERY == 0 && idle_since.elapsed() >= IDLE_SPIN {
+            if empty.is_multiple_of(IDLE_CLOCK_EVERY) && idle_since.elapsed() >= IDLE_SPIN {
                 self.sleep();
                 empty = 0;
             }
