@@ -228,7 +228,8 @@ impl Pmd {
         me.busy.store(BUSY_LOADING, Ordering::SeqCst);
         // Pairs with the fence in `set_tables`.
         fence(Ordering::SeqCst);
-        let snap = shared.snapshot.load_full();
+        // Guards, not `load_full`: no reference count is touched on the shared `Arc`s.
+        let snap = shared.snapshot.load();
         me.busy.store(snap.version, Ordering::SeqCst);
         // Sweeping walks the whole cache: at most every SWEEP_INTERVAL, however many
         // megaflows die meanwhile (dead ones are skipped by lookups until then).
@@ -237,7 +238,7 @@ impl Pmd {
             self.cache.sweep();
             self.last_sweep = Instant::now();
         }
-        let ports = shared.ports.load_full();
+        let ports = shared.ports.load();
         let mut got = 0;
         let id = self.id;
         for entry in ports.by_ofport.values().filter(|e| e.pmd == id) {
@@ -246,6 +247,7 @@ impl Pmd {
         self.flush_tx(&ports);
         self.publish(me);
         drop(ports);
+        drop(snap);
         me.busy.store(0, Ordering::SeqCst);
         me.iterations.fetch_add(1, Ordering::AcqRel);
         got
@@ -285,11 +287,12 @@ impl Pmd {
         verdicts.clear();
         flows.clear();
         let mut rx_dropped = 0u64;
-        // 1-2: keys and cache lookups.
-        for p in &pkts {
-            let mut key = FlowKey::zero();
+        // 1-2: keys (extracted in place: a key is 256 bytes) and cache lookups.
+        keys.resize(pkts.len(), FlowKey::zero());
+        for (p, key) in pkts.iter().zip(keys.iter_mut()) {
+            *key = FlowKey::zero();
             key.in_port = entry.ofport;
-            let ok = match extract_into(p.data(), &mut key) {
+            let ok = match extract_into(p.data(), key) {
                 Ok(()) => true,
                 // Past the Ethernet header a partial key is what Open vSwitch forwards on.
                 Err(e) => e.layer() != Layer::Ethernet,
@@ -299,9 +302,8 @@ impl Pmd {
                 rx_dropped += 1;
                 Verdict::Dropped
             } else {
-                self.lookup(&shared, snap, &key, &mut flows)
+                self.lookup(&shared, snap, key, &mut flows)
             };
-            keys.push(key);
             verdicts.push(verdict);
         }
         // 3: upcalls for the misses.
@@ -368,7 +370,8 @@ impl Pmd {
             snap,
             rx_dropped: 0,
         };
-        for ((pkt, verdict), key) in pkts.drain(..).zip(verdicts.iter()).zip(keys.iter()) {
+        // Each key becomes its packet's metadata (the keys are not used after this loop).
+        for ((pkt, verdict), meta) in pkts.drain(..).zip(verdicts.iter()).zip(keys.iter_mut()) {
             let Verdict::Go(i) = *verdict else {
                 continue;
             };
@@ -379,8 +382,7 @@ impl Pmd {
                 env.drop(reason);
                 continue;
             }
-            let mut meta = *key;
-            execute(&mut env, pkt, &mut meta, &d.actions, 0);
+            execute(&mut env, pkt, meta, &d.actions, 0);
         }
         rx_dropped += env.rx_dropped;
         PortCounters::add(&entry.stats.rx_dropped, rx_dropped);
@@ -532,7 +534,9 @@ impl Env for PmdEnv<'_> {
             self.pmd.drops.add(Drop::PortDown, 1);
             return;
         };
-        if crate::setfield::l3_len(pkt.data()) > entry.mtu {
+        // A frame no longer than MTU + Ethernet header fits whatever its tags; only longer ones
+        // need their L3 length.
+        if pkt.len() > entry.mtu + 14 && crate::setfield::l3_len(pkt.data()) > entry.mtu {
             self.pmd.drops.add(Drop::MtuExceeded, 1);
             PortCounters::add(&entry.stats.tx_dropped, 1);
             return;
