@@ -26,7 +26,7 @@ use flowtable::table::Tables;
 /// Measured batches (and idle iterations).
 const BATCHES: usize = 1000;
 /// Frames per batch.
-const BATCH: usize = 64;
+const BATCH: u16 = 64;
 
 /// A 60-byte Ethernet/IPv4/UDP frame of flow `i` (source port `1000 + i`).
 fn frame(i: u16) -> Vec<u8> {
@@ -70,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (input, output) = (p1.handle(), p2.handle());
     dp.add_port(1, Box::new(p1))?;
     dp.add_port(2, Box::new(p2))?;
-    let frames: Vec<Vec<u8>> = (0..BATCH as u16).map(frame).collect();
+    let frames: Vec<Vec<u8>> = (0..BATCH).map(frame).collect();
     let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
     // Warm-up: the megaflow is installed and the EMC filled.
     for _ in 0..500 {
@@ -87,7 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stray = idle_iteration(&dp, BATCHES);
     println!(
         "forwarded {forwarded} of {} frames, {stray} received while idle; {:?}",
-        BATCHES * BATCH,
+        BATCHES * usize::from(BATCH),
         dp.cache_stats()
     );
     dp.shutdown();
