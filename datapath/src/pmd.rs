@@ -198,9 +198,10 @@ impl Pmd {
     }
 
     fn run(&mut self) {
-        // Consecutive iterations that received nothing, and when the first of them began.
-        // The clock is read once per IDLE_CLOCK_EVERY empty iterations, never while packets
-        // flow.
+        // Consecutive iterations that received nothing. The idle spell is timed from the
+        // IDLE_CLOCK_EVERY-th of them and the clock read once per IDLE_CLOCK_EVERY empty
+        // iterations, so an iteration that finds a packet, or a short gap between batches,
+        // never reads it.
         let mut empty = 0u32;
         let mut idle_since = Instant::now();
         while !self.shared.stopping() {
@@ -208,11 +209,10 @@ impl Pmd {
                 empty = 0;
                 continue;
             }
-            if empty == 0 {
+            empty = empty.saturating_add(1);
+            if empty == IDLE_CLOCK_EVERY {
                 idle_since = Instant::now();
-            }
-            empty = empty.wrapping_add(1);
-            if empty.is_multiple_of(IDLE_CLOCK_EVERY) && idle_since.elapsed() >= IDLE_SPIN {
+            } else if empty.is_multiple_of(IDLE_CLOCK_EVERY) && idle_since.elapsed() >= IDLE_SPIN {
                 self.sleep();
                 empty = 0;
             }
@@ -307,7 +307,8 @@ impl Pmd {
             verdicts.push(verdict);
         }
         // 3: upcalls for the misses.
-        let now = Instant::now();
+        // The clock is read only if a miss needs a token.
+        let mut now = None;
         for (verdict, key) in verdicts.iter_mut().zip(keys.iter()) {
             if !matches!(verdict, Verdict::Miss) {
                 continue;
@@ -324,7 +325,7 @@ impl Pmd {
                 .buckets
                 .entry(entry.ofport)
                 .or_insert_with(|| TokenBucket::new(rate, upcall_burst(rate, shared.cfg.batch)));
-            if !bucket.take(now) {
+            if !bucket.take(*now.get_or_insert_with(Instant::now)) {
                 self.counters.upcalls_shed += 1;
                 self.drops.add(Drop::UpcallShed, 1);
                 rx_dropped += 1;
