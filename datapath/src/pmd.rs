@@ -287,10 +287,10 @@ impl Pmd {
         verdicts.clear();
         flows.clear();
         let mut rx_dropped = 0u64;
-        // 1-2: keys (extracted in place: a key is 256 bytes) and cache lookups.
+        // 1-2: keys (extracted in place, into keys zeroed by `resize` after the `clear` above:
+        // a key is 256 bytes) and cache lookups.
         keys.resize(pkts.len(), FlowKey::zero());
         for (p, key) in pkts.iter().zip(keys.iter_mut()) {
-            *key = FlowKey::zero();
             key.in_port = entry.ofport;
             let ok = match extract_into(p.data(), key) {
                 Ok(()) => true,
@@ -537,7 +537,9 @@ impl Env for PmdEnv<'_> {
         };
         // A frame no longer than MTU + Ethernet header fits whatever its tags; only longer ones
         // need their L3 length.
-        if pkt.len() > entry.mtu + 14 && crate::setfield::l3_len(pkt.data()) > entry.mtu {
+        if pkt.len() > entry.mtu.saturating_add(14)
+            && crate::setfield::l3_len(pkt.data()) > entry.mtu
+        {
             self.pmd.drops.add(Drop::MtuExceeded, 1);
             PortCounters::add(&entry.stats.tx_dropped, 1);
             return;
