@@ -52,7 +52,9 @@ use crate::upcall::{fresh_decision, upcall, upcall_burst, TokenBucket};
 use crate::{lock, PortCounters, PortEntry, PortMap, Shared, Snapshot, BUSY_LOADING};
 
 /// Idle time after which the thread sleeps in `poll(2)`.
-pub const IDLE_SPIN: Duration = Duration::from_millis(1);
+pub const IDLE_SPIN: Duration = Duration::from_micros(50);
+/// Empty iterations between two readings of the clock while spinning idle.
+const IDLE_CLOCK_EVERY: u32 = 16;
 /// Longest sleep in `poll(2)`.
 pub const IDLE_SLEEP: Duration = Duration::from_millis(100);
 /// Sleep between polls when a port has no file descriptor.
@@ -196,13 +198,23 @@ impl Pmd {
     }
 
     fn run(&mut self) {
-        let mut last_packet = Instant::now();
+        // Consecutive iterations that received nothing. The idle spell is timed from the
+        // IDLE_CLOCK_EVERY-th of them and the clock read once per IDLE_CLOCK_EVERY empty
+        // iterations, so an iteration that finds a packet, or a short gap between batches,
+        // never reads it.
+        let mut empty = 0u32;
+        let mut idle_since = Instant::now();
         while !self.shared.stopping() {
-            let got = self.iteration();
-            if got > 0 {
-                last_packet = Instant::now();
-            } else if last_packet.elapsed() >= IDLE_SPIN {
+            if self.iteration() > 0 {
+                empty = 0;
+                continue;
+            }
+            empty = empty.saturating_add(1);
+            if empty == IDLE_CLOCK_EVERY {
+                idle_since = Instant::now();
+            } else if empty.is_multiple_of(IDLE_CLOCK_EVERY) && idle_since.elapsed() >= IDLE_SPIN {
                 self.sleep();
+                empty = 0;
             }
         }
     }
@@ -216,7 +228,8 @@ impl Pmd {
         me.busy.store(BUSY_LOADING, Ordering::SeqCst);
         // Pairs with the fence in `set_tables`.
         fence(Ordering::SeqCst);
-        let snap = shared.snapshot.load_full();
+        // Guards, not `load_full`: no reference count is touched on the shared `Arc`s.
+        let snap = shared.snapshot.load();
         me.busy.store(snap.version, Ordering::SeqCst);
         // Sweeping walks the whole cache: at most every SWEEP_INTERVAL, however many
         // megaflows die meanwhile (dead ones are skipped by lookups until then).
@@ -225,7 +238,7 @@ impl Pmd {
             self.cache.sweep();
             self.last_sweep = Instant::now();
         }
-        let ports = shared.ports.load_full();
+        let ports = shared.ports.load();
         let mut got = 0;
         let id = self.id;
         for entry in ports.by_ofport.values().filter(|e| e.pmd == id) {
@@ -234,6 +247,7 @@ impl Pmd {
         self.flush_tx(&ports);
         self.publish(me);
         drop(ports);
+        drop(snap);
         me.busy.store(0, Ordering::SeqCst);
         me.iterations.fetch_add(1, Ordering::AcqRel);
         got
@@ -273,11 +287,12 @@ impl Pmd {
         verdicts.clear();
         flows.clear();
         let mut rx_dropped = 0u64;
-        // 1-2: keys and cache lookups.
-        for p in &pkts {
-            let mut key = FlowKey::zero();
+        // 1-2: keys (extracted in place, into keys zeroed by `resize` after the `clear` above:
+        // a key is 256 bytes) and cache lookups.
+        keys.resize(pkts.len(), FlowKey::zero());
+        for (p, key) in pkts.iter().zip(keys.iter_mut()) {
             key.in_port = entry.ofport;
-            let ok = match extract_into(p.data(), &mut key) {
+            let ok = match extract_into(p.data(), key) {
                 Ok(()) => true,
                 // Past the Ethernet header a partial key is what Open vSwitch forwards on.
                 Err(e) => e.layer() != Layer::Ethernet,
@@ -287,13 +302,13 @@ impl Pmd {
                 rx_dropped += 1;
                 Verdict::Dropped
             } else {
-                self.lookup(&shared, snap, &key, &mut flows)
+                self.lookup(&shared, snap, key, &mut flows)
             };
-            keys.push(key);
             verdicts.push(verdict);
         }
         // 3: upcalls for the misses.
-        let now = Instant::now();
+        // The clock is read only if a miss needs a token.
+        let mut now = None;
         for (verdict, key) in verdicts.iter_mut().zip(keys.iter()) {
             if !matches!(verdict, Verdict::Miss) {
                 continue;
@@ -310,7 +325,7 @@ impl Pmd {
                 .buckets
                 .entry(entry.ofport)
                 .or_insert_with(|| TokenBucket::new(rate, upcall_burst(rate, shared.cfg.batch)));
-            if !bucket.take(now) {
+            if !bucket.take(*now.get_or_insert_with(Instant::now)) {
                 self.counters.upcalls_shed += 1;
                 self.drops.add(Drop::UpcallShed, 1);
                 rx_dropped += 1;
@@ -356,7 +371,8 @@ impl Pmd {
             snap,
             rx_dropped: 0,
         };
-        for ((pkt, verdict), key) in pkts.drain(..).zip(verdicts.iter()).zip(keys.iter()) {
+        // Each key becomes its packet's metadata (the keys are not used after this loop).
+        for ((pkt, verdict), meta) in pkts.drain(..).zip(verdicts.iter()).zip(keys.iter_mut()) {
             let Verdict::Go(i) = *verdict else {
                 continue;
             };
@@ -367,8 +383,7 @@ impl Pmd {
                 env.drop(reason);
                 continue;
             }
-            let mut meta = *key;
-            execute(&mut env, pkt, &mut meta, &d.actions, 0);
+            execute(&mut env, pkt, meta, &d.actions, 0);
         }
         rx_dropped += env.rx_dropped;
         PortCounters::add(&entry.stats.rx_dropped, rx_dropped);
@@ -520,7 +535,11 @@ impl Env for PmdEnv<'_> {
             self.pmd.drops.add(Drop::PortDown, 1);
             return;
         };
-        if crate::setfield::l3_len(pkt.data()) > entry.mtu {
+        // A frame no longer than MTU + Ethernet header fits whatever its tags; only longer ones
+        // need their L3 length.
+        if pkt.len() > entry.mtu.saturating_add(14)
+            && crate::setfield::l3_len(pkt.data()) > entry.mtu
+        {
             self.pmd.drops.add(Drop::MtuExceeded, 1);
             PortCounters::add(&entry.stats.tx_dropped, 1);
             return;

@@ -28,8 +28,17 @@ use std::time::{Duration, Instant};
 use super::{abi, cvt, socklen};
 
 /// How many `sendto` kicks one [`Xsk::send`] may issue: the kernel's copy-mode transmit
-/// handles at most 32 descriptors per kick, so this covers a 64-frame batch with margin.
+/// handles at most 32 descriptors per kick (unless [`TX_BUDGET`] was accepted), so this
+/// covers a 64-frame batch with margin.
 const MAX_TX_KICKS: usize = 8;
+
+/// `XDP_MAX_TX_SKB_BUDGET` (Linux 6.17+; not in the `libc` crate yet): how many descriptors
+/// one copy-mode transmit kick may take (the kernel's default is 32).
+const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
+
+/// The transmit budget asked for (at most the tx ring size): a PMD batch of 64 frames then
+/// needs one `sendto` instead of two.
+const TX_BUDGET: u32 = 256;
 
 /// How long binding retries while the queue is still held by a socket being released.
 const BIND_BUSY_WAIT: Duration = Duration::from_secs(2);
@@ -313,6 +322,10 @@ impl Xsk {
         setsockopt(raw, libc::XDP_UMEM_COMPLETION_RING, &cfg.tx_ring)?;
         setsockopt(raw, libc::XDP_RX_RING, &cfg.rx_ring)?;
         setsockopt(raw, libc::XDP_TX_RING, &cfg.tx_ring)?;
+        // Best effort: older kernels refuse the option and keep 32 descriptors per kick.
+        if let Err(e) = setsockopt(raw, XDP_MAX_TX_SKB_BUDGET, &TX_BUDGET.min(cfg.tx_ring)) {
+            tracing::debug!(error = %e, "AF_XDP transmit budget left at the kernel's default");
+        }
 
         // SAFETY: xdp_mmap_offsets is plain data; zero is a valid value.
         let mut off: libc::xdp_mmap_offsets = unsafe { std::mem::zeroed() };
