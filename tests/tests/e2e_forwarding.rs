@@ -18,12 +18,17 @@
 //! 6. an `internal` port (a tap in the root namespace) given an address in a subnet that only
 //!    `…a` shares: the host stack pings `…a` through the bridge.
 //!
+//! 7. after `SIGTERM` the daemon has detached its XDP programs and its tap is gone.
+//!
+//! The XDP mode is also checked on the kernel's side (`ip link` shows `xdp` for native mode,
+//! `xdpgeneric` for skb mode), and the offload on the namespace ends with `ethtool -k`.
+//!
 //! Every traffic loop is bounded in count and time and only touches the namespaces and ports
 //! the test made; the namespaces and veths are removed by a guard's `Drop`, the daemon (and so
 //! its tap) is killed by [`tests::Daemon`]'s, even when the test fails. The tests run one at a
 //! time (a lock) so that their traffic does not compete for the machine's cores.
 //!
-//! They need root, `ip`, `ping`, `ss` and `iperf3`. Without them they print why and pass,
+//! They need root, `ip`, `ping`, `ss`, `ethtool` and `iperf3`. Without them they print why and pass,
 //! except under `CI=true`, where a missing prerequisite is a failure.
 
 use std::fs::File;
@@ -60,6 +65,7 @@ fn prerequisites() -> bool {
             ("ping", "-V"),
             ("ss", "-V"),
             ("iperf3", "--version"),
+            ("ethtool", "--version"),
         ]
         .into_iter()
         .find(|(tool, arg)| !have(tool, arg))
@@ -507,6 +513,22 @@ fn udp_paced(from: &str, to: &str, to_ip: Ipv4Addr, count: u32, rate: u32) -> Ud
     }
 }
 
+/// How an XDP program is attached to root-namespace interface `dev`, as `ip link` shows it:
+/// `xdp` (native), `xdpgeneric` (skb), or `None` when no program is attached.
+fn xdp_attachment(dev: &str) -> Option<String> {
+    let out = run_bounded(
+        Command::new("ip").args(["link", "show", "dev", dev]),
+        Duration::from_secs(5),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "5: dev@if4: <...> mtu 1500 xdpgeneric qdisc noqueue ..."
+    let first = text.lines().next().unwrap_or_default();
+    first
+        .split_whitespace()
+        .find(|w| w.starts_with("xdp"))
+        .map(str::to_string)
+}
+
 /// The numbers after `key` in `text`, one per occurrence (e.g. every `n_packets=`).
 fn numbers_after(text: &str, key: &str) -> Vec<u64> {
     text.match_indices(key)
@@ -564,6 +586,25 @@ fn forwarding(mode: &str, subnet: u8) {
         assert!(line.contains(&format!(": afxdp {mode}, ")), "{show}");
     }
 
+    for host in &net.host {
+        let attached = xdp_attachment(host);
+        let expected = if mode == "skb" { "xdpgeneric" } else { "xdp" };
+        assert_eq!(attached.as_deref(), Some(expected), "{host}");
+    }
+    for ns in &net.ns {
+        let features = run_bounded(
+            Command::new("ip").args(["netns", "exec", ns, "ethtool", "-k", "eth0"]),
+            Duration::from_secs(5),
+        );
+        let features = String::from_utf8_lossy(&features.stdout);
+        assert!(
+            features
+                .lines()
+                .any(|l| l.starts_with("tx-checksumming: on")),
+            "transmit checksum offload is off in {ns}:\n{features}"
+        );
+    }
+
     // 1. Ping.
     wait_for_path(&d, Some(ns_a), ip_b);
     let p = ping(Some(ns_a), ip_b, 20, "0.05");
@@ -593,7 +634,13 @@ fn forwarding(mode: &str, subnet: u8) {
         udp.sent.saturating_sub(udp.received)
     );
     assert_eq!(udp.sent, 100_000, "the sender could not send everything");
-    assert_eq!(udp.received, 100_000, "UDP datagrams lost:\n{}", d.log());
+    assert_eq!(
+        udp.received,
+        100_000,
+        "UDP datagrams lost:\n{}{}",
+        d.ofctl_ok(&["dump-ports", "br0"]),
+        d.ofctl_ok(&["dump-drops", "br0"])
+    );
 
     // 4. Counters.
     let flows = d.ofctl_ok(&["dump-flows", "br0"]);
@@ -680,6 +727,22 @@ fn forwarding(mode: &str, subnet: u8) {
     assert!(
         tap_rx.first().is_some_and(|&n| n >= 10) && tap_tx.first().is_some_and(|&n| n >= 10),
         "{ports}"
+    );
+
+    // 7. A stopped daemon leaves nothing attached behind.
+    let mut d = d;
+    d.stop();
+    for host in &net.host {
+        assert_eq!(xdp_attachment(host), None, "{host} kept its program");
+    }
+    let tap = run_bounded(
+        Command::new("ip").args(["link", "show", "dev", &net.tap]),
+        Duration::from_secs(5),
+    );
+    assert!(
+        !tap.status.success(),
+        "the tap {} outlived the daemon",
+        net.tap
     );
 }
 
