@@ -127,7 +127,7 @@ pub fn run(
                         .and_then(|()| rx::Sink::open(&side.iface));
                     match opened {
                         Ok(mut sink) => {
-                            sink.drain();
+                            sink.reset_drops();
                             let _ = ready_tx.send(Ok(()));
                             Ok(sink.run(run_id, &stop2))
                         }

@@ -105,13 +105,10 @@ impl Sink {
         })
     }
 
-    /// Discards whatever arrived so far (frames of earlier runs, neighbour discovery...) and
-    /// resets the socket's drop counter.
-    pub fn drain(&mut self) {
-        let mut scratch = RxReport::default();
-        for b in 0..BLOCK_NR {
-            self.take_block(b, u32::MAX, &mut scratch);
-        }
+    /// Resets the socket's drop counter (reading the statistics clears them). Frames that
+    /// arrived since `open` stay in the ring and are counted as foreign unless of this run: the
+    /// ring must be read from block 0 in order, as the kernel fills it.
+    pub fn reset_drops(&mut self) {
         let _ = self.ring_drops();
     }
 
@@ -164,13 +161,6 @@ impl Sink {
         // SAFETY: the block lies inside the mapping; the caller checked TP_STATUS_USER, so the
         // kernel does not write it until we hand it back.
         unsafe { std::slice::from_raw_parts(self.ring.add(block * BLOCK_SIZE), BLOCK_SIZE) }
-    }
-
-    fn take_block(&mut self, block: usize, run_id: u32, report: &mut RxReport) {
-        let mut max_seq = None;
-        if self.block_ready(block) {
-            self.take_block_seq(block, run_id, 0, report, &mut max_seq);
-        }
     }
 
     /// Counts the frames of a block user space owns and hands it back; `offset` turns the
