@@ -69,7 +69,8 @@ fi
 
 # --- build ----------------------------------------------------------------------------------
 log "building vsbench, vswitchd and ofctl (release)"
-cargo build --release --quiet -p tests --bin vsbench -p vswitchd -p ofctl
+# BENCH_NO_BUILD=1 reuses the binaries already built (repeated runs).
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --quiet -p tests --bin vsbench -p vswitchd -p ofctl
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 VSBENCH="$TARGET/vsbench"
 VSWITCHD="$TARGET/vswitchd"
@@ -152,16 +153,23 @@ setup_net() {
 }
 
 # --- the generator against trafgen ------------------------------------------------------------
-# Both send 64-byte UDP frames flat out on a bare veth pair for DURATION seconds, one CPU;
-# the receiving veth's rx counter tells what they achieved.
+# Both send UDP frames flat out on a bare veth pair for DURATION seconds from one thread; the
+# receiving veth's rx counter tells what they achieved, and the CPU time they used (children's
+# rusage, from `times`) gives frames per CPU second, the figure that survives a busy machine.
+# (`times` must run in this shell, not in a $(...) subshell, to see this shell's children.)
+child_cpu() { # variable
+    times >"$WORK/times"
+    printf -v "$1" '%s' "$(tail -1 "$WORK/times" | awk '{ for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } } END { printf "%.3f", s }')"
+}
 generator_compare() {
     ip link add "${P}x" type veth peer name "${P}y" netns "${P}s"
     ip link set "${P}x" netns "${P}g"
     link_up "${P}g" "${P}x"; link_up "${P}s" "${P}y"
-    local rx0 rx1 line size
+    local rx0 rx1 line size c0 c1
     for size in 64 1500; do
         for tool in vsbench trafgen vsbench trafgen; do
             rx0=$(ip netns exec "${P}s" cat "/sys/class/net/${P}y/statistics/rx_packets")
+            child_cpu c0
             if [ "$tool" = vsbench ]; then
                 line=$(timeout $((DURATION + 20)) "$VSBENCH" --tx-netns "${P}g" --tx-iface "${P}x" \
                     --size "$size" --flows 100 --duration "$DURATION")
@@ -175,10 +183,11 @@ generator_compare() {
                 line="$(grep -E 'packets outgoing' "$WORK/trafgen.out" | tr -s ' ' | head -1)"
             fi
             rx1=$(ip netns exec "${P}s" cat "/sys/class/net/${P}y/statistics/rx_packets")
-            printf 'generator\t%s\t%s\t%s\t%s\n' "$tool" "$size" \
+            child_cpu c1
+            printf 'generator\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$size" \
                 "$(awk -v a="$rx0" -v b="$rx1" -v d="$DURATION" 'BEGIN { printf "%.0f", (b - a) / d }')" \
-                "$line" >>"$WORK/generator.tsv"
-            log "generator $tool ${size}B: $(tail -1 "$WORK/generator.tsv" | cut -f4) pps received"
+                "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')" "$line" >>"$WORK/generator.tsv"
+            log "generator $tool ${size}B: $(tail -1 "$WORK/generator.tsv" | cut -f4) pps received, $(tail -1 "$WORK/generator.tsv" | cut -f5) CPU s"
         done
     done
     ip netns exec "${P}g" ip link del "${P}x" 2>/dev/null || true
@@ -408,13 +417,15 @@ TABLE="$WORK/table.md"
     echo "\`scripts/bench.sh --duration $DURATION --rounds $ROUNDS\` (switches: $SWITCHES), $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }' | head -1)."
     echo "Load average before/after: $LOAD0 / $LOAD1 (the machine is shared: figures are noisy)."
     echo
-    echo "Generator (bare veth pair, one sending thread, frames/s reaching the peer; mean of 2):"
+    echo "Generator (bare veth pair, one sending thread, $DURATION s, 2 runs each alternating; frames/s reaching the peer, and frames per CPU second of the generator process):"
     echo
-    echo "| frame | vsbench | trafgen | vsbench / trafgen |"
-    echo "|---|---:|---:|---:|"
-    awk -F'\t' '{ s[$3, $2] += $4; n[$3, $2]++; sz[$3] = 1 }
+    echo "| frame | vsbench pps | trafgen pps | vsbench frames/CPU s | trafgen frames/CPU s | ratio per CPU s |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    awk -F'\t' '{ s[$3, $2] += $4; c[$3, $2] += $5; n[$3, $2]++; sz[$3] = 1 }
         END { for (z in sz) { v = s[z, "vsbench"] / n[z, "vsbench"]; t = s[z, "trafgen"] / n[z, "trafgen"];
-              printf "| %dB | %.0f | %.0f | %.2f |\n", z, v, t, (t > 0 ? v / t : 0) } }' "$WORK/generator.tsv" | sort -t'|' -k2 -n
+              vc = (c[z, "vsbench"] > 0 ? s[z, "vsbench"] * '"$DURATION"' / c[z, "vsbench"] : 0)
+              tc = (c[z, "trafgen"] > 0 ? s[z, "trafgen"] * '"$DURATION"' / c[z, "trafgen"] : 0)
+              printf "| %dB | %.0f | %.0f | %.0f | %.0f | %.2f |\n", z, v, t, vc, tc, (tc > 0 ? vc / tc : 0) } }' "$WORK/generator.tsv" | sort -t'|' -k2 -n
     echo
     if [ -s "$RESULTS" ]; then
         echo "| scenario | frame | flows | switch | offered pps | forwarded pps | loss | lat p50/p99 µs | CPU ns/pkt (switch+softirq) | fwd vs OVS | fwd vs kernel | CPU/pkt vs OVS |"
