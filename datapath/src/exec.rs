@@ -269,4 +269,55 @@ mod tests {
         let rec = run(&[DpAction::Recirc(5)], MAX_RECIRC_DEPTH);
         assert_eq!(rec.drops, vec![Drop::RecircDepth]);
     }
+
+    fn any_action() -> impl proptest::strategy::Strategy<Value = DpAction> {
+        use proptest::prelude::*;
+        let fields = proptest::sample::select(vec![
+            flowtable::Field::DlDst,
+            flowtable::Field::VlanTci,
+            flowtable::Field::NwSrc,
+            flowtable::Field::ArpTpa,
+            flowtable::Field::Ipv6Dst,
+            flowtable::Field::NwTos,
+            flowtable::Field::NwTtl,
+            flowtable::Field::ArpSha,
+            flowtable::Field::TpSrc,
+            flowtable::Field::IcmpCode,
+            flowtable::Field::NdSll,
+            flowtable::Field::PktMark,
+            flowtable::Field::Reg3,
+        ]);
+        let leaf = prop_oneof![
+            (0u32..4).prop_map(DpAction::Output),
+            (0u32..4, 0u32..100)
+                .prop_map(|(port, max_len)| DpAction::OutputTrunc { port, max_len }),
+            Just(DpAction::Flood),
+            (any::<u16>(), any::<u16>()).prop_map(|(tpid, tci)| DpAction::PushVlan { tpid, tci }),
+            Just(DpAction::PopVlan),
+            Just(DpAction::CtClear),
+            (0u32..3).prop_map(DpAction::Recirc),
+            (fields, any::<u128>(), any::<u128>())
+                .prop_map(|(field, value, mask)| DpAction::SetField { field, value, mask }),
+        ];
+        leaf.prop_recursive(2, 16, 4, |inner| {
+            proptest::collection::vec(inner, 0..4).prop_map(DpAction::Clone)
+        })
+    }
+
+    proptest::proptest! {
+        /// Any action list on any frame: no panic, and every output is a frame the actions
+        /// could make (never longer than the input plus the tags pushed).
+        #[test]
+        fn execution_never_panics(
+            frame in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..120),
+            actions in proptest::collection::vec(any_action(), 0..8),
+        ) {
+            let mut rec = Rec::default();
+            let mut meta = FlowKey::zero();
+            execute(&mut rec, Packet::from_slice(&frame), &mut meta, &actions, 0);
+            for (_, out) in &rec.out {
+                proptest::prop_assert!(out.len() <= frame.len() + 4 * 64);
+            }
+        }
+    }
 }

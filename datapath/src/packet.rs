@@ -4,14 +4,58 @@
 //! tag push or an encapsulation header grows without moving the payload. A fresh packet has
 //! [`HEADROOM`] bytes of it; when a push needs more, the buffer is reallocated with fresh
 //! headroom (rare: only repeated pushes get there).
+//!
+//! Buffers are recycled: a dropped packet's buffer goes to a per-thread pool (at most
+//! [`POOL_MAX`] buffers of [`BUF_CAP`] bytes or a little more) from which new packets take
+//! theirs, so the hit path allocates nothing in the steady state.
 
+use std::cell::RefCell;
 use std::fmt;
 
 /// Headroom of a fresh packet, enough for two VLAN tags and a VXLAN-over-IPv6 encapsulation.
 pub const HEADROOM: usize = 128;
 
+/// Capacity of a pooled buffer: headroom and a 2 KiB frame.
+pub const BUF_CAP: usize = HEADROOM + 2048;
+
+/// Most buffers kept in one thread's pool.
+pub const POOL_MAX: usize = 1024;
+
+thread_local! {
+    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer with room for at least `cap` bytes, from the pool when one fits.
+fn take_buf(cap: usize) -> Vec<u8> {
+    if cap <= BUF_CAP {
+        let pooled = POOL
+            .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+            .ok()
+            .flatten();
+        if let Some(b) = pooled {
+            return b;
+        }
+    }
+    Vec::with_capacity(cap.max(BUF_CAP))
+}
+
+/// Gives `buf` back to the pool if it is a pool-sized buffer and the pool has room.
+fn give_buf(mut buf: Vec<u8>) {
+    if !(BUF_CAP..=2 * BUF_CAP).contains(&buf.capacity()) {
+        return;
+    }
+    buf.clear();
+    // During thread exit the pool may be gone: the buffer is then simply freed.
+    let _ = POOL.try_with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut() {
+            if p.len() < POOL_MAX {
+                p.push(buf);
+            }
+        }
+    });
+}
+
 /// One packet: an Ethernet frame with headroom in front of it.
-#[derive(Clone, PartialEq, Eq)]
 pub struct Packet {
     buf: Vec<u8>,
     start: usize,
@@ -20,7 +64,7 @@ pub struct Packet {
 impl Packet {
     /// A packet holding a copy of `frame`, with [`HEADROOM`] bytes of headroom.
     pub fn from_slice(frame: &[u8]) -> Packet {
-        let mut buf = Vec::with_capacity(HEADROOM + frame.len());
+        let mut buf = take_buf(HEADROOM + frame.len());
         buf.resize(HEADROOM, 0);
         buf.extend_from_slice(frame);
         Packet {
@@ -62,10 +106,10 @@ impl Packet {
             return None;
         }
         if n > self.start {
-            let mut buf = Vec::with_capacity(HEADROOM + n + self.len());
+            let mut buf = take_buf(HEADROOM + n + self.len());
             buf.resize(HEADROOM + n, 0);
             buf.extend_from_slice(self.data());
-            self.buf = buf;
+            give_buf(std::mem::replace(&mut self.buf, buf));
             self.start = HEADROOM + n;
         }
         self.start -= n;
@@ -102,6 +146,28 @@ impl Packet {
     }
 }
 
+impl Clone for Packet {
+    /// A copy of the frame, with fresh headroom.
+    fn clone(&self) -> Packet {
+        Packet::from_slice(self.data())
+    }
+}
+
+impl Drop for Packet {
+    fn drop(&mut self) {
+        give_buf(std::mem::take(&mut self.buf));
+    }
+}
+
+/// Packets are equal when their frames are (headroom is not part of a packet).
+impl PartialEq for Packet {
+    fn eq(&self, other: &Packet) -> bool {
+        self.data() == other.data()
+    }
+}
+
+impl Eq for Packet {}
+
 impl fmt::Debug for Packet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Packet({} bytes, headroom {})", self.len(), self.start)
@@ -127,6 +193,23 @@ mod tests {
         assert_eq!(p.data(), &[2]);
         p.truncate(10);
         assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn buffers_are_recycled_and_equality_ignores_headroom() {
+        let p = Packet::from_slice(&[1; 100]);
+        let ptr = p.data().as_ptr();
+        drop(p);
+        let q = Packet::from_slice(&[2; 50]);
+        assert_eq!(q.data().as_ptr(), ptr);
+        let mut r = q.clone();
+        assert_eq!(q, r);
+        assert!(r.push_front(4).is_some());
+        assert!(r.pop_front(4));
+        assert_eq!(q, r);
+        // A huge frame gets its own buffer, not a pooled one.
+        let big = Packet::from_slice(&vec![0; 3 * BUF_CAP]);
+        assert_eq!(big.len(), 3 * BUF_CAP);
     }
 
     #[test]

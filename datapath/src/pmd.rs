@@ -354,7 +354,6 @@ impl Pmd {
             shared: &shared,
             ports,
             snap,
-            in_port: entry,
             rx_dropped: 0,
         };
         for ((pkt, verdict), key) in pkts.drain(..).zip(verdicts.iter()).zip(keys.iter()) {
@@ -512,7 +511,6 @@ struct PmdEnv<'a> {
     shared: &'a Shared,
     ports: &'a PortMap,
     snap: &'a Snapshot,
-    in_port: &'a Arc<PortEntry>,
     rx_dropped: u64,
 }
 
@@ -548,8 +546,16 @@ impl Env for PmdEnv<'_> {
         let fresh =
             hit.and_then(|f| fresh_decision(self.shared, self.snap, &f).map(|d| (d, Some(f))));
         let (d, flow) = match fresh {
-            Some(found) => found,
-            None => upcall(self.shared, self.snap, &mut self.pmd.cache, &key),
+            Some(found) => {
+                self.pmd.counters.megaflow_hits += 1;
+                found
+            }
+            None => {
+                // Recirculations are not rate-limited: the packet was admitted on its first pass.
+                self.pmd.counters.misses += 1;
+                self.pmd.counters.upcalls += 1;
+                upcall(self.shared, self.snap, &mut self.pmd.cache, &key)
+            }
         };
         credit(&d, flow.as_deref(), 1, pkt.len() as u64, now_ms());
         if let Some(reason) = d.drop {
@@ -565,6 +571,5 @@ impl Env for PmdEnv<'_> {
         if !reason.is_tx() {
             self.rx_dropped += 1;
         }
-        let _ = self.in_port;
     }
 }

@@ -263,7 +263,10 @@ proptest! {
             }
         }
         let st = br.dp.cache_stats();
-        prop_assert!(st.emc_hits + st.megaflow_hits > 0 || pkts.is_empty());
+        // Every packet went through twice per version: the second time, any frame with an
+        // Ethernet header was answered from a cache.
+        let parsed = pkts.iter().any(|p| p.frame.len() >= 14);
+        prop_assert!(st.emc_hits + st.megaflow_hits > 0 || !parsed, "{:?}", st);
     }
 }
 

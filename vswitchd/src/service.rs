@@ -9,7 +9,6 @@ use std::sync::Arc;
 use datapath::clock::now_ms;
 use flowtable::action::OfPort;
 use flowtable::pipeline::{self, DpActions, TraceEvent};
-use flowtable::syntax::actions::format_actions;
 use flowtable::syntax::flow::FlowCommand;
 use flowtable::syntax::matches::{format_match, parse_match, parse_packet_spec};
 use flowtable::Match;
@@ -492,13 +491,20 @@ fn trace_steps(events: &[TraceEvent]) -> Vec<v1::TraceStep> {
                 hit: rule.is_some(),
                 text: String::new(),
             },
-            TraceEvent::Action { depth: d, action } => v1::TraceStep {
+            TraceEvent::Action {
+                depth: d,
+                action,
+                rule,
+            } => v1::TraceStep {
                 kind: Kind::Action.into(),
                 depth: depth(d),
                 table: 0,
                 rule: String::new(),
                 hit: false,
-                text: format_actions(std::slice::from_ref(action)),
+                text: flowtable::syntax::actions::format_actions_for(
+                    std::slice::from_ref(action),
+                    &rule.as_ref().map_or(flowtable::Match::any(), |r| r.match_),
+                ),
             },
             TraceEvent::Note { depth: d, text } => v1::TraceStep {
                 kind: Kind::Note.into(),

@@ -1001,3 +1001,151 @@ async fn bundle_100k() {
         started.elapsed()
     );
 }
+
+/// Makes a CA, a server certificate for localhost and a client certificate with `openssl`.
+fn make_certs(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("openssl (Debian package openssl) is needed: {e}"));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(key);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test-ca",
+    ]);
+    run(&ca);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    for who in ["server", "client"] {
+        let (k, csr, pem, ext) = (
+            format!("{who}.key"),
+            format!("{who}.csr"),
+            format!("{who}.pem"),
+            format!("{who}.ext"),
+        );
+        let subj = format!("/CN={who}");
+        let mut req = vec!["req"];
+        req.extend(key);
+        req.extend(["-keyout", &k, "-out", &csr, "-subj", &subj]);
+        run(&req);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "1",
+            "-extfile",
+            &ext,
+        ]);
+    }
+}
+
+#[tokio::test]
+async fn tcp_listener_with_client_certificates() {
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    let h = Harness::start().await;
+    let certs = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    make_certs(certs.path());
+    let read = |name: &str| {
+        std::fs::read(certs.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let tls = server::TlsConfig {
+        cert: certs.path().join("server.pem"),
+        key: certs.path().join("server.key"),
+        client_ca: Some(certs.path().join("ca.pem")),
+    };
+    let api = Api::new(h.switch.clone(), None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server::serve_tcp(&api, listener, Some(&tls), None, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let endpoint = |identity: Option<Identity>| {
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read("ca.pem")))
+            .domain_name("localhost");
+        if let Some(id) = identity {
+            tls = tls.identity(id);
+        }
+        Endpoint::try_from(format!("https://{addr}"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .tls_config(tls)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    // Without a client certificate: refused (at the handshake or at the first call).
+    let anonymous = match endpoint(None).connect().await {
+        Ok(channel) => BridgesClient::new(channel)
+            .list(v1::ListBridgesRequest {})
+            .await
+            .is_ok(),
+        Err(_) => false,
+    };
+    assert!(!anonymous, "a client without certificate was served");
+    // Plain text: refused.
+    let plain = match Endpoint::try_from(format!("http://{addr}"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .connect()
+        .await
+    {
+        Ok(channel) => BridgesClient::new(channel)
+            .list(v1::ListBridgesRequest {})
+            .await
+            .is_ok(),
+        Err(_) => false,
+    };
+    assert!(!plain, "a plain-text client was served");
+    let channel = endpoint(Some(Identity::from_pem(
+        read("client.pem"),
+        read("client.key"),
+    )))
+    .connect()
+    .await
+    .unwrap_or_else(|e| panic!("TLS connect: {e}"));
+    BridgesClient::new(channel)
+        .list(v1::ListBridgesRequest {})
+        .await
+        .unwrap_or_else(|e| panic!("authenticated call: {e}"));
+    let _ = stop.send(());
+    let _ = task.await;
+}

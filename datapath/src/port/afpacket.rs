@@ -60,7 +60,8 @@ impl AfpacketPort {
         let fd = netdev::packet_socket(ifindex).map_err(io_err("opening the packet socket"))?;
         tracing::warn!(
             iface,
-            "afpacket port: XDP is not used on this interface, frames take the slower AF_PACKET path"
+            "afpacket port: no XDP program attached to this interface (XDP could not attach, \
+             or was not asked for); frames take the slower AF_PACKET path"
         );
         Ok(AfpacketPort {
             name: iface.to_string(),

@@ -9,18 +9,23 @@
 //! | `queue`       | receive queue index        | `0`     | the queue this port's socket serves       |
 //! | `rx-ring`     | power of two, 64..=65536   | `2048`  | rx ring (and fill ring) entries           |
 //! | `tx-ring`     | power of two, 64..=65536   | `2048`  | tx ring (and completion ring) entries     |
-//! | `frame-size`  | power of two, 2048..=page  | `4096`  | UMEM frame size                           |
+//! | `frame-size`  | power of two, 2048..=page  | 2048 or 4096 | UMEM frame size; the default is 2048 if a full-MTU frame fits (MTU <= 1770) |
 //! | `need-wakeup` | `true`, `false`            | `true`  | bind with `XDP_USE_NEED_WAKEUP`           |
 //! | `csum-repair` | `true`, `false`            | `true`  | complete partial TCP/UDP checksums on rx  |
 //!
-//! One port serves one queue; an interface with several queues needs RSS steered to the
-//! chosen one (veth has one). The port owns the interface's XDP hook: opening it replaces any
-//! program attached in either mode (so a program left by a killed process never stops a start),
-//! and dropping it detaches the program if it is still its own and closes the socket.
+//! One port serves one queue (`queue`, below 256); the ports of the queues of one interface
+//! share its XDP program and map ([`xdp::hook`]). The first of them to open takes over the
+//! interface's XDP hook: it replaces any program attached in either mode (so a program left by
+//! a killed process never stops a start); the last one to close detaches the program if it is
+//! still the one it attached. Opening ports with conflicting `xdp-mode`s on one interface, or
+//! two ports on one queue, is refused.
 //!
 //! Frames are copied between the UMEM and [`Packet`]s (see [`xdp::xsk`]); sharing one UMEM
-//! between the ports of a PMD thread is a later optimisation. Checksum repair is explained in
-//! [`xdp::csum`] and docs/DATAPATH-PORTS.md.
+//! between the ports of a PMD thread is a later optimisation. Received frames go through
+//! [`xdp::ingress`]: partial checksums left by senders with checksum offload are completed
+//! ([`xdp::csum`]), and in skb mode, where a sender's TSO super-frames arrive whole (through a
+//! frags-aware program and a multi-buffer socket), they are cut into MTU-sized segments
+//! ([`xdp::gso`]). docs/DATAPATH-PORTS.md tells the whole story.
 
 #[path = "xdp/mod.rs"]
 pub mod xdp;
@@ -29,10 +34,10 @@ use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::RawFd;
 
-use self::xdp::bpf::{RedirectProgram, XskMap};
+use self::xdp::hook::{Claim, HookError, MAX_QUEUES};
 use self::xdp::ingress::Ingress;
 use self::xdp::netdev;
-use self::xdp::netlink::{Netlink, XdpMode};
+use self::xdp::netlink::XdpMode;
 use self::xdp::options::Options;
 use self::xdp::xsk::{Xsk, XskConfig, XskStats};
 use super::{Port, PortError, PortKind};
@@ -66,28 +71,6 @@ pub struct AfxdpStats {
     pub xsk: XskStats,
 }
 
-/// The XDP program attached to an interface; detached on drop if it is still the one
-/// attached (a netlink attachment outlives its file descriptor).
-#[derive(Debug)]
-struct Attachment {
-    iface: String,
-    ifindex: u32,
-    mode: XdpMode,
-    prog: RedirectProgram,
-    netlink: Netlink,
-}
-
-impl Drop for Attachment {
-    fn drop(&mut self) {
-        if let Err(e) = self
-            .netlink
-            .detach_if_ours(self.ifindex, self.prog.fd(), self.mode)
-        {
-            tracing::warn!(iface = %self.iface, error = %e, "detaching the XDP program failed");
-        }
-    }
-}
-
 /// An AF_XDP port on one queue of one interface.
 #[derive(Debug)]
 pub struct AfxdpPort {
@@ -98,11 +81,10 @@ pub struct AfxdpPort {
     cfg: XskConfig,
     ingress: Ingress,
     csum_repair: bool,
-    // Drop order: the socket leaves the map (in `drop`), the program is detached, then the
-    // socket and the map are closed.
-    attachment: Attachment,
+    // Drop order: the claim takes the socket out of the map (and detaches the program if this
+    // was the interface's last port), then the socket is closed and its UMEM unmapped.
+    claim: Claim,
     xsk: Xsk,
-    map: XskMap,
 }
 
 /// Which modes to try, in order, for an `xdp-mode` value.
@@ -144,12 +126,17 @@ impl AfxdpPort {
             queue: opts.number("queue", 0)?,
             rx_ring: opts.number("rx-ring", 2048)?,
             tx_ring: opts.number("tx-ring", 2048)?,
-            frame_size: opts.number("frame-size", 4096)?,
+            frame_size: 0,
             need_wakeup: opts.flag("need-wakeup", true)?,
             multi_buffer: false,
         };
         let csum_repair = opts.flag("csum-repair", true)?;
         let mtu = netdev::mtu(iface).map_err(io_err("reading the MTU"))?;
+        // Default: the smallest frame that holds a full-MTU frame (2048 bytes up to MTU 1770),
+        // so that a port on a standard interface takes half the memory of page-sized frames.
+        let fits = |size: u32| usize::try_from(size).is_ok_and(|f| mtu + 22 + XDP_HEADROOM <= f);
+        let default_frame = if fits(2048) { 2048 } else { 4096 };
+        cfg.frame_size = opts.number("frame-size", default_frame)?;
         let mac = netdev::mac(iface).map_err(io_err("reading the MAC address"))?;
         // A full-MTU frame with two VLAN tags must fit behind the kernel's headroom.
         let frame = usize::try_from(cfg.frame_size).unwrap_or(0);
@@ -159,53 +146,19 @@ impl AfxdpPort {
                 format!("{frame} is too small for MTU {mtu} (needs MTU + 278 bytes)"),
             ));
         }
-        let max_queue = cfg
-            .queue
-            .checked_add(1)
-            .ok_or_else(|| opts.bad("queue", "too large"))?;
-        let map = XskMap::create(max_queue).map_err(io_err("creating the XSKMAP"))?;
-        let netlink = Netlink::open().map_err(io_err("opening netlink"))?;
-
-        // In skb mode a sender's TSO super-frame reaches the program whole: a frags-aware
-        // program and a multi-buffer socket receive it (to be segmented) instead of dropping
-        // it. Native mode on veth turns the peer's segmentation offload off, so it needs
-        // neither.
-        let mut attached = None;
-        let mut last_err = None;
-        for &mode in try_modes {
-            let frags = mode == XdpMode::Skb;
-            let prog = RedirectProgram::load(&map, frags)
-                .or_else(|e| {
-                    if frags {
-                        RedirectProgram::load(&map, false)
-                    } else {
-                        Err(e)
-                    }
-                })
-                .map_err(io_err("loading the XDP program"))?;
-            match netlink.attach(ifindex, prog.fd(), mode) {
-                Ok(()) => {
-                    attached = Some((mode, prog));
-                    break;
-                }
-                Err(e) => {
-                    tracing::info!(iface, mode = mode.name(), error = %e, "XDP attach failed");
-                    last_err = Some(e);
-                }
-            }
-        }
-        let Some((mode, prog)) = attached else {
-            let source = last_err.unwrap_or_else(|| io::Error::other("no XDP mode to try"));
-            return Err(io_err("attaching the XDP program")(source));
-        };
-        let attachment = Attachment {
-            iface: iface.to_string(),
-            ifindex,
-            mode,
-            prog,
-            netlink,
-        };
-
+        let claim = Claim::new(iface, ifindex, try_modes, cfg.queue).map_err(|e| match e {
+            HookError::ModeConflict { attached } => opts.bad(
+                "xdp-mode",
+                format!(
+                    "another port attached this interface in {} mode",
+                    attached.name()
+                ),
+            ),
+            HookError::QueueTaken => opts.bad("queue", "another port serves this queue"),
+            HookError::QueueRange => opts.bad("queue", format!("must be below {MAX_QUEUES}")),
+            HookError::Io { op, source } => io_err(op)(source),
+        })?;
+        let mode = claim.mode();
         cfg.multi_buffer = mode == XdpMode::Skb;
         let bad_rings = |e: io::Error| match e.kind() {
             io::ErrorKind::InvalidInput => opts.bad("rx-ring/tx-ring/frame-size", e.to_string()),
@@ -221,7 +174,8 @@ impl AfxdpPort {
             }
             other => other.map_err(bad_rings)?,
         };
-        map.insert(cfg.queue, xsk.fd())
+        claim
+            .insert(xsk.fd())
             .map_err(io_err("inserting the socket in the XSKMAP"))?;
         let port = AfxdpPort {
             name: iface.to_string(),
@@ -231,9 +185,8 @@ impl AfxdpPort {
             cfg,
             ingress: Ingress::new(mtu, csum_repair),
             csum_repair,
-            attachment,
+            claim,
             xsk,
-            map,
         };
         tracing::info!(iface, mode = %port.describe(), "afxdp port open");
         Ok(port)
@@ -241,7 +194,7 @@ impl AfxdpPort {
 
     /// The XDP mode the program was attached in.
     pub fn xdp_mode(&self) -> XdpMode {
-        self.attachment.mode
+        self.claim.mode()
     }
 
     /// The port's own counters and the kernel's socket counters.
@@ -306,7 +259,7 @@ impl Port for AfxdpPort {
     fn describe(&self) -> String {
         format!(
             "afxdp {}, queue {}, {}{}{}, rx-ring {}, tx-ring {}, frame-size {}{}",
-            self.attachment.mode.name(),
+            self.claim.mode().name(),
             self.queue,
             if self.xsk.zero_copy() {
                 "zero-copy"
@@ -332,14 +285,6 @@ impl Port for AfxdpPort {
                 ""
             },
         )
-    }
-}
-
-impl Drop for AfxdpPort {
-    fn drop(&mut self) {
-        // Then the fields drop: the program is detached (Attachment), and the socket, map
-        // and UMEM are closed and unmapped.
-        let _ = self.map.remove(self.queue);
     }
 }
 

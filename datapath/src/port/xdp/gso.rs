@@ -90,9 +90,16 @@ fn layout(frame: &[u8]) -> Option<Layout> {
 }
 
 /// Whether `frame` is longer than an MTU of `mtu` allows (IP packet longer than `mtu`).
+/// Cheap for the common case: only frames within a VLAN tag or two of the limit are parsed.
 pub fn oversized(frame: &[u8], mtu: usize) -> bool {
-    // Ethernet header plus up to two VLAN tags.
-    frame.len() > mtu + 22 || layout(frame).is_some_and(|l| l.end - l.l3 > mtu)
+    if frame.len() <= mtu + 14 {
+        false
+    } else if frame.len() > mtu + 22 {
+        // Longer than Ethernet plus two VLAN tags plus the MTU allows.
+        true
+    } else {
+        layout(frame).is_some_and(|l| l.end - l.l3 > mtu)
+    }
 }
 
 /// Cuts the TCP super-frame `frame` into segments whose IP packets fit `mtu`, handing each
@@ -271,6 +278,22 @@ mod tests {
             assert_eq!(checksum::finish(checksum::sum(tcp, pseudo)), 0);
             assert_eq!(tcp[13] & 0x01 != 0, i == 2, "FIN on the last only");
         }
+    }
+
+    #[test]
+    fn full_mtu_frames_with_vlan_tags_are_not_oversized() {
+        let full = tcp_v4(1460, 0, 0x10);
+        assert_eq!(full.len(), 1514);
+        assert!(!oversized(&full, 1500));
+        let mut tagged = full[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
+        tagged.extend_from_slice(&full[12..]);
+        assert!(!oversized(&tagged, 1500));
+        let bigger = tcp_v4(1461, 0, 0x10);
+        let mut tagged = bigger[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
+        tagged.extend_from_slice(&bigger[12..]);
+        assert!(oversized(&tagged, 1500));
     }
 
     #[test]

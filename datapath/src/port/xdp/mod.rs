@@ -6,6 +6,7 @@
 //!   redirects each frame to the AF_XDP socket of its receive queue.
 //! * [`netlink`]: attaching and detaching that program on an interface (`RTM_SETLINK`,
 //!   `IFLA_XDP`), in native (driver) or skb (generic) mode.
+//! * [`hook`]: the program and map of an interface, shared by the ports of its queues.
 //! * [`xsk`]: the AF_XDP socket itself: UMEM, the four rings, need-wakeup.
 //! * [`csum`]: repair of TCP/UDP checksums left partial by a sender's checksum offload.
 //! * [`gso`]: software segmentation of TCP super-frames from senders with TSO.
@@ -19,6 +20,7 @@
 pub mod bpf;
 pub mod csum;
 pub mod gso;
+pub mod hook;
 pub mod ingress;
 pub mod netdev;
 pub mod netlink;

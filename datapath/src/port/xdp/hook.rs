@@ -1,0 +1,204 @@
+//! The XDP hook of an interface, shared by the afxdp ports of its receive queues.
+//!
+//! An interface has one XDP program. The afxdp ports of one interface (one per queue) share
+//! it and its `XSKMAP`: the first port to open attaches them, each port claims its queue and
+//! puts its socket in the map, and the last port to close detaches the program. A process-wide
+//! registry, keyed by network namespace and interface index, finds the hook of an interface
+//! that already has one. Lock order: the registry, then a hook's queue list.
+
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use super::bpf::{RedirectProgram, XskMap};
+use super::netlink::{Netlink, XdpMode};
+
+/// Receive queues a hook can serve (`0..MAX_QUEUES`): the size of its `XSKMAP`.
+pub const MAX_QUEUES: u32 = 256;
+
+/// An interface, named so that it is unique in the process: interface indexes are per network
+/// namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct HookKey {
+    netns: u64,
+    ifindex: u32,
+}
+
+/// The live hooks (dead entries are pruned when a hook is added).
+static HOOKS: Mutex<Vec<(HookKey, Weak<Hook>)>> = Mutex::new(Vec::new());
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The data (lists of keys and queue numbers) stays consistent even if a holder panicked.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why a queue could not be claimed.
+#[derive(Debug)]
+pub enum HookError {
+    /// Another port of this process attached the interface's program in another mode.
+    ModeConflict {
+        /// The mode the program is attached in.
+        attached: XdpMode,
+    },
+    /// Another port of this process serves that queue.
+    QueueTaken,
+    /// The queue is not below [`MAX_QUEUES`].
+    QueueRange,
+    /// A system call failed.
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+/// The program and map attached to one interface.
+#[derive(Debug)]
+pub struct Hook {
+    iface: String,
+    ifindex: u32,
+    mode: XdpMode,
+    map: XskMap,
+    prog: RedirectProgram,
+    netlink: Netlink,
+    queues: Mutex<Vec<u32>>,
+}
+
+impl Drop for Hook {
+    fn drop(&mut self) {
+        // A netlink attachment outlives its descriptor: detach explicitly, and only if the
+        // program is still ours (someone may have replaced it since).
+        if let Err(e) = self
+            .netlink
+            .detach_if_ours(self.ifindex, self.prog.fd(), self.mode)
+        {
+            tracing::warn!(iface = %self.iface, error = %e, "detaching the XDP program failed");
+        }
+    }
+}
+
+/// The network namespace of the calling thread, as the inode of its namespace file.
+fn current_netns() -> io::Result<u64> {
+    Ok(std::fs::metadata("/proc/thread-self/ns/net")?.ino())
+}
+
+/// Loads the program and attaches it in the first of `modes` that works.
+fn attach(iface: &str, ifindex: u32, modes: &[XdpMode]) -> Result<Hook, HookError> {
+    let io = |op: &'static str| move |source: io::Error| HookError::Io { op, source };
+    let map = XskMap::create(MAX_QUEUES).map_err(io("creating the XSKMAP"))?;
+    let netlink = Netlink::open().map_err(io("opening netlink"))?;
+    let mut last_err = None;
+    for &mode in modes {
+        // In skb mode a sender's TSO super-frame reaches the program whole: a frags-aware
+        // program (and a multi-buffer socket) receive it, to be segmented, instead of the
+        // kernel dropping it. Native mode on veth turns the peer's segmentation offload off.
+        let frags = mode == XdpMode::Skb;
+        let prog = RedirectProgram::load(&map, frags)
+            .or_else(|e| {
+                if frags {
+                    RedirectProgram::load(&map, false)
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(io("loading the XDP program"))?;
+        match netlink.attach(ifindex, prog.fd(), mode) {
+            Ok(()) => {
+                return Ok(Hook {
+                    iface: iface.to_string(),
+                    ifindex,
+                    mode,
+                    map,
+                    prog,
+                    netlink,
+                    queues: Mutex::new(Vec::new()),
+                })
+            }
+            Err(e) => {
+                tracing::info!(iface, mode = mode.name(), error = %e, "XDP attach failed");
+                last_err = Some(e);
+            }
+        }
+    }
+    let source = last_err.unwrap_or_else(|| io::Error::other("no XDP mode to try"));
+    Err(HookError::Io {
+        op: "attaching the XDP program",
+        source,
+    })
+}
+
+/// One queue of a hook, claimed by one port; released on drop.
+#[derive(Debug)]
+pub struct Claim {
+    hook: Arc<Hook>,
+    queue: u32,
+}
+
+impl Claim {
+    /// Claims `queue` of interface `ifindex` (`iface`), attaching the interface's program in
+    /// the first of `modes` that works unless a port of this process already did.
+    pub fn new(
+        iface: &str,
+        ifindex: u32,
+        modes: &[XdpMode],
+        queue: u32,
+    ) -> Result<Claim, HookError> {
+        if queue >= MAX_QUEUES {
+            return Err(HookError::QueueRange);
+        }
+        let key = HookKey {
+            netns: current_netns().map_err(|source| HookError::Io {
+                op: "identifying the network namespace",
+                source,
+            })?,
+            ifindex,
+        };
+        let mut hooks = lock(&HOOKS);
+        let live = hooks
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, w)| w.upgrade());
+        let hook = match live {
+            Some(hook) => {
+                if !modes.contains(&hook.mode) {
+                    return Err(HookError::ModeConflict {
+                        attached: hook.mode,
+                    });
+                }
+                hook
+            }
+            None => {
+                let hook = Arc::new(attach(iface, ifindex, modes)?);
+                hooks.retain(|(_, w)| w.strong_count() > 0);
+                hooks.push((key, Arc::downgrade(&hook)));
+                hook
+            }
+        };
+        let mut queues = lock(&hook.queues);
+        if queues.contains(&queue) {
+            return Err(HookError::QueueTaken);
+        }
+        queues.push(queue);
+        drop(queues);
+        Ok(Claim { hook, queue })
+    }
+
+    /// The mode the interface's program is attached in.
+    pub fn mode(&self) -> XdpMode {
+        self.hook.mode
+    }
+
+    /// Directs the frames of the claimed queue to the AF_XDP socket `xsk_fd`.
+    pub fn insert(&self, xsk_fd: std::os::fd::RawFd) -> io::Result<()> {
+        self.hook.map.insert(self.queue, xsk_fd)
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let _ = self.hook.map.remove(self.queue);
+        lock(&self.hook.queues).retain(|&q| q != self.queue);
+        // The hook itself (and the program) goes with the last claim.
+    }
+}
