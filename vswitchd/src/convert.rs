@@ -4,7 +4,10 @@
 //! reason (the service layer turns it into `INVALID_ARGUMENT`); conversions to the wire cannot
 //! fail.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::sync::{Arc, Weak};
 
 use flowtable::action::{
     Action, Controller, ControllerReason, CtAction, CtZone, Nat, NatAddrs, NatKind, OfPort,
@@ -611,24 +614,134 @@ pub fn actions_to(actions: &[Action]) -> Vec<v1::Action> {
     actions.iter().map(action_to).collect()
 }
 
+/// The text forms of a rule's match and actions: the costly part of formatting a rule, kept in
+/// a [`TextCache`] so that saving and dumping many rules formats each rule once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleText {
+    /// The match, as `ovs-ofctl dump-flows` prints it (empty for a match-all).
+    pub match_text: String,
+    /// The actions, as `ovs-ofctl dump-flows` prints them after `actions=`.
+    pub actions_text: String,
+}
+
+impl RuleText {
+    /// Formats `rule`'s match and actions.
+    pub fn of(rule: &FlowRule) -> RuleText {
+        RuleText {
+            match_text: format_match(&rule.match_),
+            actions_text: format_actions_for(&rule.actions, &rule.match_),
+        }
+    }
+}
+
+/// Formatted rules, keyed by the rule's allocation. A rule is immutable and a change makes new
+/// `Arc<FlowRule>`s, so an entry whose rule is still alive is still right; entries of dropped
+/// rules are pruned (a `Weak` tells, which also keeps a reused address from matching).
+#[derive(Debug, Default)]
+pub struct TextCache {
+    map: HashMap<usize, (Weak<FlowRule>, Arc<RuleText>)>,
+}
+
+impl TextCache {
+    /// The text of `rule`, formatted now if it is not cached.
+    pub fn text(&mut self, rule: &Arc<FlowRule>) -> Arc<RuleText> {
+        let key = Arc::as_ptr(rule) as usize;
+        if let Some((weak, text)) = self.map.get(&key) {
+            if weak.upgrade().is_some_and(|r| Arc::ptr_eq(&r, rule)) {
+                return text.clone();
+            }
+        }
+        let text = Arc::new(RuleText::of(rule));
+        self.map.insert(key, (Arc::downgrade(rule), text.clone()));
+        text
+    }
+
+    fn cached(&self, rule: &Arc<FlowRule>) -> bool {
+        self.map
+            .get(&(Arc::as_ptr(rule) as usize))
+            .is_some_and(|(weak, _)| weak.upgrade().is_some_and(|r| Arc::ptr_eq(&r, rule)))
+    }
+
+    /// Formats the rules of `rules` that are not cached yet, on several threads when there
+    /// are many.
+    pub fn fill(&mut self, rules: &[&Arc<FlowRule>]) {
+        let missing: Vec<&Arc<FlowRule>> =
+            rules.iter().copied().filter(|r| !self.cached(r)).collect();
+        let texts = parallel_map(&missing, |r| RuleText::of(r));
+        for (rule, text) in missing.into_iter().zip(texts) {
+            self.map.insert(
+                Arc::as_ptr(rule) as usize,
+                (Arc::downgrade(rule), Arc::new(text)),
+            );
+        }
+    }
+
+    /// Forgets the rules no snapshot holds any more.
+    pub fn prune(&mut self) {
+        self.map.retain(|_, (weak, _)| weak.strong_count() > 0);
+    }
+
+    /// Number of cached rules.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// Below this many items, [`parallel_map`] does not start threads.
+const PARALLEL_MIN: usize = 4096;
+
+/// `items.iter().map(f).collect()`, split over the machine's cores when there are many items
+/// (formatting or parsing 100,000 flows), in order.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads < 2 || items.len() < PARALLEL_MIN {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(v) => v,
+                // A panic in `f` is a bug; let it surface as it would have without threads.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
 /// A rule as a line `add-flow` accepts, with its table, cookie, timeouts and flags, so that
 /// parsing the line gives the rule back.
 pub fn rule_text(rule: &FlowRule) -> String {
-    let mut parts = vec![
-        format!("table={}", rule.table),
-        format!("priority={}", rule.priority),
-    ];
+    rule_line(rule, &RuleText::of(rule))
+}
+
+/// [`rule_text`] from the rule's already formatted match and actions.
+pub fn rule_line(rule: &FlowRule, text: &RuleText) -> String {
+    let mut line = String::with_capacity(text.match_text.len() + text.actions_text.len() + 48);
+    // Writing into a String cannot fail: the results of `write!` below are ignored.
+    let _ = write!(line, "table={},priority={}", rule.table, rule.priority);
     if rule.cookie != 0 {
-        parts.push(format!("cookie={:#x}", rule.cookie));
+        let _ = write!(line, ",cookie={:#x}", rule.cookie);
     }
     if rule.idle_timeout != 0 {
-        parts.push(format!("idle_timeout={}", rule.idle_timeout));
+        let _ = write!(line, ",idle_timeout={}", rule.idle_timeout);
     }
     if rule.hard_timeout != 0 {
-        parts.push(format!("hard_timeout={}", rule.hard_timeout));
+        let _ = write!(line, ",hard_timeout={}", rule.hard_timeout);
     }
     if rule.importance != 0 {
-        parts.push(format!("importance={}", rule.importance));
+        let _ = write!(line, ",importance={}", rule.importance);
     }
     let FlowModFlags {
         send_flow_rem,
@@ -645,22 +758,102 @@ pub fn rule_text(rule: &FlowRule) -> String {
         (no_byte_counts, "no_byte_counts"),
     ] {
         if on {
-            parts.push(name.to_string());
+            line.push(',');
+            line.push_str(name);
         }
     }
-    let m = format_match(&rule.match_);
-    if !m.is_empty() {
-        parts.push(m);
+    if !text.match_text.is_empty() {
+        line.push(',');
+        line.push_str(&text.match_text);
     }
-    format!(
-        "{} actions={}",
-        parts.join(","),
-        format_actions_for(&rule.actions, &rule.match_)
-    )
+    line.push_str(" actions=");
+    line.push_str(&text.actions_text);
+    line
+}
+
+/// A flow mod as text `parse_flow_mod` turns back into an equal flow mod (for the journal):
+/// every parameter explicit, the cookie mask for modify and delete, no actions for delete.
+pub fn flow_mod_text(fm: &FlowMod) -> String {
+    let mut line = String::with_capacity(96);
+    // Writing into a String cannot fail: the results of `write!` below are ignored.
+    if let Some(t) = fm.table {
+        let _ = write!(line, "table={t},");
+    }
+    let _ = write!(line, "priority={}", fm.priority);
+    if fm.command == FlowCommand::Add || fm.cookie_mask == 0 {
+        if fm.cookie != 0 {
+            let _ = write!(line, ",cookie={:#x}", fm.cookie);
+        }
+    } else {
+        let _ = write!(line, ",cookie={:#x}/{:#x}", fm.cookie, fm.cookie_mask);
+    }
+    for (value, name) in [
+        (fm.idle_timeout, "idle_timeout"),
+        (fm.hard_timeout, "hard_timeout"),
+        (fm.importance, "importance"),
+    ] {
+        if value != 0 {
+            let _ = write!(line, ",{name}={value}");
+        }
+    }
+    let FlowModFlags {
+        send_flow_rem,
+        check_overlap,
+        reset_counts,
+        no_packet_counts,
+        no_byte_counts,
+    } = fm.flags;
+    for (on, name) in [
+        (send_flow_rem, "send_flow_rem"),
+        (check_overlap, "check_overlap"),
+        (reset_counts, "reset_counts"),
+        (no_packet_counts, "no_packet_counts"),
+        (no_byte_counts, "no_byte_counts"),
+    ] {
+        if on {
+            line.push(',');
+            line.push_str(name);
+        }
+    }
+    if let Some(p) = fm.out_port {
+        let _ = write!(line, ",out_port={p}");
+    }
+    if let Some(g) = fm.out_group {
+        let _ = write!(line, ",out_group={g}");
+    }
+    let m = format_match(&fm.match_);
+    if !m.is_empty() {
+        line.push(',');
+        line.push_str(&m);
+    }
+    if fm.command != FlowCommand::Delete {
+        line.push_str(" actions=");
+        line.push_str(&format_actions_for(&fm.actions, &fm.match_));
+    }
+    line
+}
+
+/// A strict delete of exactly `rule` (for the journal of expired rules).
+pub fn delete_exactly(rule: &FlowRule) -> FlowMod {
+    FlowMod {
+        table: Some(rule.table),
+        priority: rule.priority,
+        match_: rule.match_,
+        ..delete_all()
+    }
 }
 
 /// A rule with its counters, at time `now`.
 pub fn flow_entry(rule: &FlowRule, now: flowtable::table::Millis) -> v1::FlowEntry {
+    flow_entry_with(rule, now, &RuleText::of(rule))
+}
+
+/// [`flow_entry`] from the rule's already formatted match and actions.
+pub fn flow_entry_with(
+    rule: &FlowRule,
+    now: flowtable::table::Millis,
+    text: &RuleText,
+) -> v1::FlowEntry {
     let flags = rule.flags;
     v1::FlowEntry {
         table: u32::from(rule.table),
@@ -681,12 +874,12 @@ pub fn flow_entry(rule: &FlowRule, now: flowtable::table::Millis) -> v1::FlowEnt
         byte_count: rule.stats.bytes(),
         idle_age_ms: now.saturating_sub(rule.idle_since()),
         r#match: Some(match_fields(&rule.match_)),
-        match_text: format_match(&rule.match_),
+        match_text: text.match_text.clone(),
         actions: Some(v1::ActionList {
             actions: actions_to(&rule.actions),
         }),
-        actions_text: format_actions_for(&rule.actions, &rule.match_),
-        text: rule_text(rule),
+        actions_text: text.actions_text.clone(),
+        text: rule_line(rule, text),
     }
 }
 
@@ -697,5 +890,45 @@ pub fn masked_key_text(key: &flowtable::FlowKey, mask: &FlowMask) -> String {
         "<any>".to_string()
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_mod_text_round_trips() {
+        let cases = [
+            (FlowCommand::Add, "table=3,priority=7,cookie=0x1f,idle_timeout=10,hard_timeout=20,importance=3,send_flow_rem,check_overlap,ip,nw_dst=10.0.0.0/8,actions=dec_ttl,output:2"),
+            (FlowCommand::Add, "actions=drop"),
+            (FlowCommand::Add, "tcp,tp_dst=80,actions=mod_vlan_vid:5,resubmit(,3)"),
+            (FlowCommand::Modify, "cookie=0x5/0xff,reset_counts,udp,actions=output:4"),
+            (FlowCommand::Delete, "table=1,cookie=0x10/0xffffffffffffffff,out_port=2,ip"),
+            (FlowCommand::Delete, "out_port=CONTROLLER"),
+            (FlowCommand::Delete, ""),
+        ];
+        for (command, text) in cases {
+            let fm = parse_flow_mod(text, command).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let line = flow_mod_text(&fm);
+            let back = parse_flow_mod(&line, command).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(back, fm, "{text} -> {line}");
+        }
+        let fm = convert_delete_of_rule();
+        let line = flow_mod_text(&fm);
+        let back =
+            parse_flow_mod(&line, FlowCommand::Delete).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(back, fm, "{line}");
+    }
+
+    fn convert_delete_of_rule() -> FlowMod {
+        let mut tables = flowtable::table::Tables::new();
+        let fm = parse_flow_mod("table=4,priority=9,arp,actions=drop", FlowCommand::Add)
+            .unwrap_or_else(|e| panic!("{e}"));
+        tables
+            .apply(&fm, false, 0)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rule = tables.rules().next().unwrap_or_else(|| panic!("no rule"));
+        delete_exactly(rule)
     }
 }

@@ -3,8 +3,11 @@
 //! Layout of the state directory:
 //!
 //! * `bridges.toml`: every bridge with its ports (name, type, OpenFlow port number, options).
-//! * `flows/<bridge>.flows`: the bridge's flows, one per line, in the text `add-flow` accepts,
-//!   with table, priority, cookie, timeouts and flags (see [`crate::convert::rule_text`]).
+//! * `flows/<bridge>.flows`: a snapshot of the bridge's flows, one per line, in the text
+//!   `add-flow` accepts, with table, priority, cookie, timeouts and flags (see
+//!   [`crate::convert::rule_text`]), and its generation number.
+//! * `flows/<bridge>.journal`: the flow changes since that snapshot (see [`FlowLog`]), so that a
+//!   single flow mod does not rewrite every flow.
 //!
 //! Every file is replaced atomically: the new contents go to a temporary file in the same
 //! directory, which is synced, renamed over the old one, and the directory is synced, so a crash
@@ -18,10 +21,12 @@ use std::fs::{self, File};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use flowtable::table::Tables;
+use flowtable::table::{Millis, Tables};
 use serde::{Deserialize, Serialize};
 
-use crate::convert::rule_text;
+use flowtable::syntax::flow::{parse_flow_mod, FlowCommand, FlowMod};
+
+use crate::convert::{flow_mod_text, rule_line, TextCache};
 
 /// A port as configured.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,52 +160,305 @@ impl Store {
         write_atomic(&path, format!("{header}{text}").as_bytes())
     }
 
-    /// Reads the saved flow lines of `bridge` (without comments and blank lines), with their
-    /// line numbers; none when the file does not exist.
-    pub fn load_flows(&self, bridge: &str) -> Result<Vec<(usize, String)>, PersistError> {
-        let path = self.flows_path(bridge);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io_err(&path)(e)),
-        };
-        Ok(text
-            .lines()
-            .enumerate()
-            .map(|(i, l)| (i + 1, l.trim()))
-            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
-            .map(|(i, l)| (i, l.to_string()))
-            .collect())
+    fn journal_path(&self, bridge: &str) -> PathBuf {
+        self.dir.join("flows").join(format!("{bridge}.journal"))
     }
 
-    /// Replaces the saved flows of `bridge` with the rules of `tables`.
-    pub fn save_flows(&self, bridge: &str, tables: &Tables) -> Result<(), PersistError> {
+    /// Reads the saved flows of `bridge`: the snapshot and the journal batches recorded after
+    /// it. Nothing is saved yet when neither file exists.
+    pub fn load_flows(&self, bridge: &str) -> Result<SavedFlows, PersistError> {
+        let mut saved = SavedFlows::default();
+        let path = self.flows_path(bridge);
+        if let Some(text) = read_optional(&path)? {
+            saved.generation = generation_of(&text);
+            saved.rules = text
+                .lines()
+                .enumerate()
+                .map(|(i, l)| (i + 1, l.trim()))
+                .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+                .map(|(i, l)| (i, l.to_string()))
+                .collect();
+        }
+        let path = self.journal_path(bridge);
+        let Some(text) = read_optional(&path)? else {
+            return Ok(saved);
+        };
+        if generation_of(&text) != saved.generation {
+            // A journal from before the last snapshot: its changes are in the snapshot.
+            return Ok(saved);
+        }
+        let mut batch = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if line == "commit" {
+                saved.journal.push(std::mem::take(&mut batch));
+                continue;
+            }
+            let (op, flow) = line.split_once(' ').unwrap_or((line, ""));
+            match JournalOp::parse(op) {
+                Some(op) => batch.push((i + 1, op, flow.to_string())),
+                None => {
+                    return Err(PersistError::Format {
+                        path,
+                        why: format!("line {}: unknown operation \"{op}\"", i + 1),
+                    })
+                }
+            }
+        }
+        // A batch without its commit line was being written when the daemon stopped, and was
+        // never acknowledged: it is dropped.
+        Ok(saved)
+    }
+
+    /// Replaces the saved flows of `bridge` with the rules of `tables`, as snapshot
+    /// `generation`, formatting only the rules `cache` does not know yet.
+    pub fn save_flows(
+        &self,
+        bridge: &str,
+        generation: u64,
+        tables: &Tables,
+        cache: &mut TextCache,
+    ) -> Result<(), PersistError> {
+        cache.prune();
         let mut text = String::with_capacity(tables.len() * 96 + 64);
-        text.push_str("# Written by vswitchd: the flows to restore at start.\n");
+        text.push_str(&format!(
+            "# Written by vswitchd: the flows to restore at start.\n{GENERATION}{generation}\n"
+        ));
         let mut rules: Vec<_> = tables.rules().collect();
         // Stable order (table, then priority high to low) keeps the file readable and diffable.
         rules.sort_by(|a, b| a.table.cmp(&b.table).then(b.priority.cmp(&a.priority)));
+        cache.fill(&rules);
         for rule in rules {
-            text.push_str(&rule_text(rule));
+            text.push_str(&rule_line(rule, &cache.text(rule)));
             text.push('\n');
         }
         write_atomic(&self.flows_path(bridge), text.as_bytes())
     }
 
+    /// Starts an empty journal after snapshot `generation`; returns it open for appending.
+    fn start_journal(&self, bridge: &str, generation: u64) -> Result<File, PersistError> {
+        let path = self.journal_path(bridge);
+        let header = format!(
+            "# Written by vswitchd: flow changes after the snapshot, replayed at start.\n{GENERATION}{generation}\n"
+        );
+        write_atomic(&path, header.as_bytes())?;
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))
+    }
+
     /// Forgets the flows of a deleted bridge.
     pub fn remove_flows(&self, bridge: &str) -> Result<(), PersistError> {
-        let path = self.flows_path(bridge);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_err(&path)(e)),
+        for path in [self.flows_path(bridge), self.journal_path(bridge)] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&path)(e)),
+            }
         }
+        Ok(())
+    }
+}
+
+/// The line of a snapshot or journal that names its generation.
+const GENERATION: &str = "# generation=";
+
+fn generation_of(text: &str) -> u64 {
+    text.lines()
+        .take(4)
+        .find_map(|l| l.strip_prefix(GENERATION))
+        .and_then(|g| g.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>, PersistError> {
+    match fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// A flow change recorded in the journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JournalOp {
+    /// Add, modify or delete.
+    pub command: FlowCommand,
+    /// Strict modify or delete.
+    pub strict: bool,
+}
+
+impl JournalOp {
+    const NAMES: [(FlowCommand, bool, &'static str); 5] = [
+        (FlowCommand::Add, false, "add"),
+        (FlowCommand::Modify, false, "modify"),
+        (FlowCommand::Modify, true, "modify-strict"),
+        (FlowCommand::Delete, false, "delete"),
+        (FlowCommand::Delete, true, "delete-strict"),
+    ];
+
+    fn name(self) -> &'static str {
+        let strict = self.strict && self.command != FlowCommand::Add;
+        JournalOp::NAMES
+            .iter()
+            .find(|(c, s, _)| *c == self.command && *s == strict)
+            .map_or("add", |(_, _, n)| n)
+    }
+
+    fn parse(name: &str) -> Option<JournalOp> {
+        JournalOp::NAMES
+            .iter()
+            .find(|(_, _, n)| *n == name)
+            .map(|&(command, strict, _)| JournalOp { command, strict })
+    }
+}
+
+/// The saved flows of a bridge.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SavedFlows {
+    /// The snapshot's generation (0 when there is none).
+    pub generation: u64,
+    /// The snapshot: one rule per line, with line numbers.
+    pub rules: Vec<(usize, String)>,
+    /// The committed journal batches after the snapshot, in order: each is one change (a
+    /// bundle, a flow mod, an expiry), its flow mods with line numbers.
+    pub journal: Vec<Vec<(usize, JournalOp, String)>>,
+}
+
+impl SavedFlows {
+    /// The tables the saved flows describe: the snapshot's rules, then the journal's changes
+    /// in order, at time `now`. A line that no longer parses or applies is passed to `skipped`
+    /// (with its line number and the reason) and left out.
+    pub fn replay(&self, now: Millis, mut skipped: impl FnMut(usize, String)) -> Tables {
+        let mut tables = Tables::new();
+        let ops = self
+            .rules
+            .iter()
+            .map(|(n, line)| {
+                (
+                    *n,
+                    JournalOp {
+                        command: FlowCommand::Add,
+                        strict: false,
+                    },
+                    line,
+                )
+            })
+            .chain(
+                self.journal
+                    .iter()
+                    .flatten()
+                    .map(|(n, op, line)| (*n, *op, line)),
+            );
+        for (n, op, line) in ops {
+            let applied = parse_flow_mod(line, op.command)
+                .map_err(|e| e.to_string())
+                .and_then(|fm| tables.apply(&fm, op.strict, now).map_err(|e| e.to_string()));
+            if let Err(e) = applied {
+                skipped(n, e);
+            }
+        }
+        tables
+    }
+}
+
+/// Journal batches are never fewer than this before a compaction.
+const COMPACT_MIN: usize = 1024;
+
+/// The saved flows of one bridge, kept up to date change by change.
+///
+/// A change is appended to the journal (its flow mods in text, then `commit`, then one
+/// `fdatasync`), so a single flow mod costs a few hundred bytes of I/O whatever the size of the
+/// tables. When the journal holds more flow mods than the tables hold rules (and at least
+/// [`COMPACT_MIN`]), or for a change larger than that, the tables are written as a new snapshot
+/// of the next generation and a new, empty journal of that generation is started: a journal
+/// whose generation is not the snapshot's is ignored at restore, so a crash between the two
+/// writes loses nothing and replays nothing twice. A batch without its `commit` line was never
+/// acknowledged and is ignored.
+#[derive(Debug)]
+pub struct FlowLog {
+    store: Store,
+    bridge: String,
+    generation: u64,
+    journal: Option<File>,
+    entries: usize,
+}
+
+impl FlowLog {
+    /// The log of `bridge`, continuing after snapshot `generation` (0 for a new bridge). The
+    /// first change writes a snapshot.
+    pub fn new(store: Store, bridge: &str, generation: u64) -> FlowLog {
+        FlowLog {
+            store,
+            bridge: bridge.to_string(),
+            generation,
+            journal: None,
+            entries: 0,
+        }
+    }
+
+    /// Records `mods` (with their strict flags), which turned the tables into `tables`. On
+    /// error the change must not be made: the saved state is still the one before it.
+    pub fn record(
+        &mut self,
+        mods: &[(FlowMod, bool)],
+        tables: &Tables,
+        cache: &mut TextCache,
+    ) -> Result<(), PersistError> {
+        let limit = COMPACT_MIN.max(tables.len());
+        let Some(journal) = self
+            .journal
+            .as_mut()
+            .filter(|_| self.entries + mods.len() <= limit)
+        else {
+            return self.compact(tables, cache);
+        };
+        let mut text = String::with_capacity(mods.len() * 96 + 8);
+        for (fm, strict) in mods {
+            let op = JournalOp {
+                command: fm.command,
+                strict: *strict,
+            };
+            text.push_str(op.name());
+            text.push(' ');
+            text.push_str(&flow_mod_text(fm));
+            text.push('\n');
+        }
+        text.push_str("commit\n");
+        let path = self.store.journal_path(&self.bridge);
+        let written = journal
+            .write_all(text.as_bytes())
+            .and_then(|()| journal.sync_data());
+        if let Err(e) = written {
+            // The journal may end with part of this batch (without its commit line, so it is
+            // ignored); never append after it: the next change writes a snapshot.
+            self.journal = None;
+            return Err(io_err(&path)(e));
+        }
+        self.entries += mods.len();
+        Ok(())
+    }
+
+    /// Writes `tables` as the next snapshot and starts its empty journal.
+    pub fn compact(&mut self, tables: &Tables, cache: &mut TextCache) -> Result<(), PersistError> {
+        self.journal = None;
+        let generation = self.generation + 1;
+        self.store
+            .save_flows(&self.bridge, generation, tables, cache)?;
+        self.generation = generation;
+        self.entries = 0;
+        self.journal = Some(self.store.start_journal(&self.bridge, generation)?);
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use flowtable::syntax::flow::{parse_flow, FlowCommand};
+    use crate::convert::rule_text;
 
     use super::*;
 
@@ -209,7 +467,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(store.load_bridges().ok(), Some(SavedBridges::default()));
-        assert_eq!(store.load_flows("br0").ok(), Some(Vec::new()));
+        assert_eq!(store.load_flows("br0").ok(), Some(SavedFlows::default()));
         let saved = SavedBridges {
             bridges: vec![BridgeConfig {
                 name: "br0".into(),
@@ -225,38 +483,68 @@ mod tests {
         assert_eq!(store.load_bridges().ok(), Some(saved));
     }
 
+    fn apply_text(tables: &mut Tables, command: FlowCommand, strict: bool, text: &str) -> FlowMod {
+        let fm = parse_flow_mod(text, command).unwrap_or_else(|e| panic!("{text}: {e}"));
+        tables
+            .apply(&fm, strict, 0)
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        fm
+    }
+
+    fn texts(t: &Tables) -> Vec<String> {
+        let mut v: Vec<String> = t.rules().map(|r| rule_text(r)).collect();
+        v.sort();
+        v
+    }
+
+    fn reload(store: &Store) -> Tables {
+        let saved = store.load_flows("br0").unwrap_or_else(|e| panic!("{e}"));
+        saved.replay(0, |n, e| panic!("line {n}: {e}"))
+    }
+
     #[test]
-    fn flows_round_trip_through_text() {
+    fn snapshot_and_journal_restore_the_tables() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let mut cache = TextCache::default();
+        let mut log = FlowLog::new(store.clone(), "br0", 0);
         let mut tables = Tables::new();
-        for text in [
+        // The first change writes a snapshot.
+        let fm = apply_text(
+            &mut tables,
+            FlowCommand::Add,
+            false,
             "table=3,priority=7,cookie=0x1f,idle_timeout=10,hard_timeout=20,send_flow_rem,ip,nw_dst=10.0.0.0/8,actions=dec_ttl,output:2",
-            "priority=0,actions=drop",
-            "tcp,tp_dst=80,actions=resubmit(,3)",
-        ] {
-            let fm = parse_flow(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-            tables
-                .apply(&fm, false, 0)
-                .unwrap_or_else(|e| panic!("{text}: {e}"));
-        }
-        store
-            .save_flows("br0", &tables)
+        );
+        log.record(&[(fm, false)], &tables, &mut cache)
             .unwrap_or_else(|e| panic!("{e}"));
-        let lines = store.load_flows("br0").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(lines.len(), 3);
-        let mut back = Tables::new();
-        for (_, line) in &lines {
-            let fm = flowtable::syntax::flow::parse_flow_mod(line, FlowCommand::Add)
-                .unwrap_or_else(|e| panic!("{line}: {e}"));
-            back.apply(&fm, false, 0)
-                .unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(texts(&reload(&store)), texts(&tables));
+        // Later ones go to the journal.
+        let mut batch = Vec::new();
+        for (command, strict, text) in [
+            (FlowCommand::Add, false, "priority=0,actions=drop"),
+            (
+                FlowCommand::Add,
+                false,
+                "tcp,tp_dst=80,actions=resubmit(,3)",
+            ),
+            (
+                FlowCommand::Modify,
+                true,
+                "table=3,priority=7,ip,nw_dst=10.0.0.0/8,actions=output:5",
+            ),
+            (FlowCommand::Delete, true, "priority=0"),
+        ] {
+            batch.push((apply_text(&mut tables, command, strict, text), strict));
         }
-        let texts = |t: &Tables| {
-            let mut v: Vec<String> = t.rules().map(|r| rule_text(r)).collect();
-            v.sort();
-            v
-        };
+        log.record(&batch, &tables, &mut cache)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let saved = store.load_flows("br0").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (saved.generation, saved.rules.len(), saved.journal.len()),
+            (1, 1, 1)
+        );
+        let back = reload(&store);
         assert_eq!(texts(&back), texts(&tables));
         let rule = back
             .rules()
@@ -271,7 +559,51 @@ mod tests {
             ),
             (0x1f, 10, 20, true)
         );
+
+        // A torn batch (no commit line) is ignored.
+        let journal = dir.path().join("flows").join("br0.journal");
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .unwrap_or_else(|e| panic!("{e}"));
+        f.write_all(b"add priority=1,ip,nw_src=1.2.3.4,actions=drop\nadd priority=2,ip")
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(f);
+        assert_eq!(texts(&reload(&store)), texts(&tables));
+
+        // A compaction makes a new generation; the old journal no longer counts.
+        log.compact(&tables, &mut cache)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let saved = store.load_flows("br0").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((saved.generation, saved.journal.len()), (2, 0));
+        assert_eq!(texts(&reload(&store)), texts(&tables));
+
         store.remove_flows("br0").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(store.load_flows("br0").ok(), Some(Vec::new()));
+        assert_eq!(store.load_flows("br0").ok(), Some(SavedFlows::default()));
+    }
+
+    #[test]
+    fn a_stale_journal_is_not_replayed() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let mut cache = TextCache::default();
+        let mut tables = Tables::new();
+        apply_text(
+            &mut tables,
+            FlowCommand::Add,
+            false,
+            "priority=5,actions=drop",
+        );
+        // Snapshot of generation 2 written, journal of generation 1 left behind (a crash
+        // between the two writes of a compaction).
+        store
+            .save_flows("br0", 2, &tables, &mut cache)
+            .unwrap_or_else(|e| panic!("{e}"));
+        write_atomic(
+            &dir.path().join("flows").join("br0.journal"),
+            b"# generation=1\ndelete priority=5\ncommit\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(texts(&reload(&store)), texts(&tables));
     }
 }

@@ -373,6 +373,7 @@ impl v1::flows_server::Flows for Api {
             });
         let tables = br.tables();
         let batches = tokio::task::spawn_blocking(move || {
+            let br = br;
             let now = now_ms();
             let mut rules: Vec<_> = tables
                 .rules()
@@ -385,10 +386,12 @@ impl v1::flows_server::Flows for Api {
             rules
                 .chunks(DUMP_BATCH)
                 .map(|chunk| {
+                    let texts = br.rule_texts(chunk);
                     Ok(v1::DumpFlowsResponse {
                         flows: chunk
                             .iter()
-                            .map(|rule| convert::flow_entry(rule, now))
+                            .zip(&texts)
+                            .map(|(rule, text)| convert::flow_entry_with(rule, now, text))
                             .collect(),
                     })
                 })
@@ -409,23 +412,22 @@ impl v1::bundles_server::Bundles for Api {
         let r = request.into_inner();
         self.switch.bridge(&r.bridge).map_err(status)?;
         let mods = tokio::task::spawn_blocking(move || {
-            r.mods
-                .iter()
-                .enumerate()
-                .map(|(index, m)| {
-                    let fail = |reason: String| SwitchError::Bundle {
-                        index,
-                        error: Box::new(SwitchError::Invalid(reason)),
-                    };
-                    let command = command_of(m.command).map_err(fail)?;
-                    let fm = match &m.flow {
-                        Some(spec) => convert::flow_mod(spec, command).map_err(fail)?,
-                        None if command == FlowCommand::Delete => convert::delete_all(),
-                        None => return Err(fail("the flow is missing".to_string())),
-                    };
-                    Ok((fm, m.strict))
-                })
-                .collect::<Result<Vec<_>, SwitchError>>()
+            let indexed: Vec<(usize, &v1::FlowMod)> = r.mods.iter().enumerate().collect();
+            convert::parallel_map(&indexed, |&(index, m)| {
+                let fail = |reason: String| SwitchError::Bundle {
+                    index,
+                    error: Box::new(SwitchError::Invalid(reason)),
+                };
+                let command = command_of(m.command).map_err(fail)?;
+                let fm = match &m.flow {
+                    Some(spec) => convert::flow_mod(spec, command).map_err(fail)?,
+                    None if command == FlowCommand::Delete => convert::delete_all(),
+                    None => return Err(fail("the flow is missing".to_string())),
+                };
+                Ok((fm, m.strict))
+            })
+            .into_iter()
+            .collect::<Result<Vec<_>, SwitchError>>()
         })
         .await
         .map_err(|e| Status::internal(format!("bundle failed: {e}")))?

@@ -32,13 +32,13 @@ use arc_swap::ArcSwap;
 use datapath::clock::now_ms;
 use datapath::{Datapath, DatapathConfig, PortError, PortKind};
 use flowtable::pipeline::RecircIds;
-use flowtable::syntax::flow::{parse_flow_mod, FlowCommand, FlowMod};
+use flowtable::syntax::flow::FlowMod;
 use flowtable::table::{FlowModError, Removed, RemovedReason, Tables};
 use proto::v1;
 use tokio::sync::broadcast;
 
-use crate::convert;
-use crate::persist::{BridgeConfig, PortConfig, SavedBridges, Store};
+use crate::convert::{self, RuleText, TextCache};
+use crate::persist::{BridgeConfig, FlowLog, PortConfig, SavedBridges, Store};
 
 /// Longest bridge or port name (Linux interface names have 15 bytes).
 pub const MAX_NAME_LEN: usize = 15;
@@ -135,6 +135,8 @@ pub struct Bridge {
     datapath_error: Option<String>,
     ports: Mutex<Vec<PortState>>,
     flows: tokio::sync::Mutex<()>,
+    texts: Mutex<TextCache>,
+    log: Mutex<Option<FlowLog>>,
 }
 
 impl fmt::Debug for Bridge {
@@ -182,6 +184,13 @@ impl Bridge {
     /// The ports, in the order they were added.
     pub fn ports(&self) -> Vec<PortState> {
         lock(&self.ports).clone()
+    }
+
+    /// The formatted match and actions of `rules`, from the cache the state directory's saves
+    /// fill (formatting and caching the ones it lacks).
+    pub fn rule_texts(&self, rules: &[&Arc<flowtable::table::FlowRule>]) -> Vec<Arc<RuleText>> {
+        let mut cache = lock(&self.texts);
+        rules.iter().map(|r| cache.text(r)).collect()
     }
 
     fn config(&self) -> BridgeConfig {
@@ -400,7 +409,8 @@ impl Switch {
             .map_err(|e| SwitchError::Internal(format!("cannot save the bridges: {e}")))
     }
 
-    fn start_bridge(&self, name: &str) -> Arc<Bridge> {
+    /// Starts a bridge whose saved flows (if any) are snapshot `generation`.
+    fn start_bridge(&self, name: &str, generation: u64) -> Arc<Bridge> {
         let tables = Arc::new(Tables::new());
         let recirc = Arc::new(RecircIds::new());
         let (datapath, datapath_error) = match Datapath::start(
@@ -426,6 +436,12 @@ impl Switch {
             datapath_error,
             ports: Mutex::new(Vec::new()),
             flows: tokio::sync::Mutex::new(()),
+            texts: Mutex::new(TextCache::default()),
+            log: Mutex::new(
+                self.store
+                    .clone()
+                    .map(|store| FlowLog::new(store, name, generation)),
+            ),
         })
     }
 
@@ -475,7 +491,7 @@ impl Switch {
                 .await?
                 .map_err(|e| SwitchError::Internal(e.to_string()))?;
         }
-        let bridge = self.start_bridge(name);
+        let bridge = self.start_bridge(name, 0);
         self.bridges
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -695,7 +711,6 @@ impl Switch {
         let single = mods.len() == 1;
         let _flows = br.flows.lock().await;
         self.check_current(&br)?;
-        let store = self.store.clone();
         let b = br.clone();
         let (summary, removed) = blocking(move || -> Result<_, SwitchError> {
             let started = std::time::Instant::now();
@@ -723,10 +738,13 @@ impl Switch {
             if summary == ChangeSummary::default() {
                 return Ok((summary, removed));
             }
-            if let Some(store) = &store {
-                store.save_flows(&b.name, &tables).map_err(|e| {
-                    SwitchError::Internal(format!("cannot save the flows, nothing changed: {e}"))
-                })?;
+            if let Some(log) = lock(&b.log).as_mut() {
+                log.record(&mods, &tables, &mut lock(&b.texts))
+                    .map_err(|e| {
+                        SwitchError::Internal(format!(
+                            "cannot save the flows, nothing changed: {e}"
+                        ))
+                    })?;
             }
             b.install(Arc::new(tables));
             tracing::debug!(
@@ -754,7 +772,6 @@ impl Switch {
             if self.check_current(&br).is_err() {
                 continue;
             }
-            let store = self.store.clone();
             let b = br.clone();
             let result = blocking(move || -> Result<Vec<Removed>, SwitchError> {
                 let mut tables = Tables::clone(&b.tables.load());
@@ -770,9 +787,12 @@ impl Switch {
                 // Expired flows leave even if the file cannot be written: a stale file only
                 // brings them back until they expire again.
                 b.install(tables.clone());
-                if let Some(store) = &store {
-                    store
-                        .save_flows(&b.name, &tables)
+                if let Some(log) = lock(&b.log).as_mut() {
+                    let deletes: Vec<(FlowMod, bool)> = removed
+                        .iter()
+                        .map(|r| (convert::delete_exactly(&r.rule), true))
+                        .collect();
+                    log.record(&deletes, &tables, &mut lock(&b.texts))
                         .map_err(|e| SwitchError::Internal(e.to_string()))?;
                 }
                 Ok(removed)
@@ -808,7 +828,21 @@ impl Switch {
                 );
                 continue;
             }
-            let br = self.start_bridge(&cfg.name);
+            let st = store.clone();
+            let name = cfg.name.clone();
+            let (tables, generation) = blocking(move || -> Result<_, SwitchError> {
+                let saved = st
+                    .load_flows(&name)
+                    .map_err(|e| SwitchError::Internal(e.to_string()))?;
+                let tables = saved.replay(now_ms(), |line, error| {
+                    tracing::error!(bridge = name, line, error, "skipping a saved flow change");
+                });
+                Ok((tables, saved.generation))
+            })
+            .await??;
+            let count = tables.len();
+            let br = self.start_bridge(&cfg.name, generation);
+            br.install(Arc::new(tables));
             self.bridges
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
@@ -827,32 +861,6 @@ impl Switch {
                 });
                 lock(&br.ports).push(state);
             }
-            let b = br.clone();
-            let st = store.clone();
-            let count = blocking(move || -> Result<usize, SwitchError> {
-                let lines = st
-                    .load_flows(&b.name)
-                    .map_err(|e| SwitchError::Internal(e.to_string()))?;
-                let mut tables = Tables::new();
-                let now = now_ms();
-                for (n, line) in &lines {
-                    let applied = parse_flow_mod(line, FlowCommand::Add)
-                        .map_err(|e| e.to_string())
-                        .and_then(|fm| tables.apply(&fm, false, now).map_err(|e| e.to_string()));
-                    if let Err(e) = applied {
-                        tracing::error!(
-                            bridge = b.name,
-                            line = n,
-                            error = e,
-                            "skipping a saved flow"
-                        );
-                    }
-                }
-                let count = tables.len();
-                b.install(Arc::new(tables));
-                Ok(count)
-            })
-            .await??;
             tracing::info!(bridge = cfg.name, flows = count, "bridge restored");
         }
         Ok(())

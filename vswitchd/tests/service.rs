@@ -624,6 +624,40 @@ async fn a_bundle_with_one_bad_flow_changes_nothing() {
         ["table=0,priority=1 actions=drop"]
     );
 
+    // The same in a bundle large enough to be parsed on several threads: the first bad flow
+    // mod is named, not the first one a thread found.
+    let mut mods: Vec<v1::FlowMod> = (0..10_000)
+        .map(|i| {
+            add_mod(&format!(
+                "priority=100,ip,nw_dst=10.1.{}.{},actions=output:1",
+                i / 256,
+                i % 256
+            ))
+        })
+        .collect();
+    for bad in [7001, 9500] {
+        if let Some(m) = mods.get_mut(bad) {
+            *m = add_mod("priority=100,ip,nw_dst=10.0.0.300,actions=output:1");
+        }
+    }
+    let status = match h
+        .bundles()
+        .commit(v1::BundleRequest {
+            bridge: "br0".into(),
+            mods,
+        })
+        .await
+    {
+        Ok(r) => panic!("bundle accepted: {r:?}"),
+        Err(s) => s,
+    };
+    assert!(
+        status.message().starts_with("flow mod 7001: "),
+        "{}",
+        status.message()
+    );
+    assert_eq!(h.dump_texts("br0").await.len(), 1);
+
     // A table error in a bundle is reported with its index too.
     let status = match h
         .bundles()
@@ -687,6 +721,31 @@ async fn restart_restores_bridges_ports_and_flows() {
     h.add_flow("br1", "actions=drop")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    // Later changes go to the journal, and are replayed in order.
+    for i in 0..20 {
+        h.add_flow(
+            "br0",
+            &format!("priority=20,ip,nw_dst=10.1.0.{i},actions=output:2"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    h.flows()
+        .modify(v1::ModifyFlowsRequest {
+            bridge: "br0".into(),
+            flow: Some(text_spec("ip,nw_dst=10.1.0.0/24,actions=output:1")),
+            strict: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    h.flows()
+        .delete(v1::DeleteFlowsRequest {
+            bridge: "br0".into(),
+            flow: Some(text_spec("priority=20,ip,nw_dst=10.1.0.7")),
+            strict: true,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let before = (h.dump_texts("br0").await, h.dump_texts("br1").await);
     let h = h.restart().await;
     assert_eq!(h.switch.bridge_names(), ["br0", "br1"]);
@@ -701,6 +760,12 @@ async fn restart_restores_bridges_ports_and_flows() {
     assert_eq!(ports, [("a0".to_string(), 1), ("a1".to_string(), 7)]);
     let after = (h.dump_texts("br0").await, h.dump_texts("br1").await);
     assert_eq!(before, after);
+    assert_eq!(after.0.len(), 20);
+    assert!(after
+        .0
+        .iter()
+        .filter(|t| t.contains("nw_dst=10.1.0."))
+        .all(|t| t.ends_with("actions=output:1")));
     // The next port number continues after the restored ones.
     assert_eq!(h.add_mem_port("br0", "a2", None).await, 8);
 }
