@@ -183,8 +183,8 @@ enum Command {
         count: Option<u64>,
         #[arg(long, value_enum, default_value_t)]
         format: Format,
-        /// Bridge name (empty: every bridge).
-        bridge: String,
+        /// Bridge name (default: every bridge).
+        bridge: Option<String>,
     },
     /// Parse FLOW (Open vSwitch flow syntax) and print its canonical form, as
     /// `ovs-ofctl -O OpenFlow13 parse-flow` prints it after "ADD ". Offline.
@@ -295,7 +295,7 @@ async fn run_online(target: &Target, command: &Command) -> Result<String, CmdErr
             count,
             format,
             bridge,
-        } => events::monitor(c, bridge, *count, *format).await,
+        } => events::monitor(c, bridge.as_deref().unwrap_or_default(), *count, *format).await,
         Command::ParseFlow { .. } | Command::TraceOffline { .. } | Command::Completions { .. } => {
             run_offline(command).unwrap_or_else(|| Err(CmdError::new("not an offline command")))
         }

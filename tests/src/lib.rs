@@ -74,6 +74,7 @@ pub fn binaries() -> &'static Binaries {
 pub struct Daemon {
     dir: tempfile::TempDir,
     child: Option<Child>,
+    extra_args: Vec<String>,
 }
 
 /// How long a daemon may take to start serving.
@@ -83,11 +84,22 @@ impl Daemon {
     /// Starts a daemon in a fresh temporary directory, with in-memory ports allowed (so tests
     /// need neither root nor network interfaces).
     pub fn start() -> Daemon {
+        Daemon::start_with(|_| Vec::new())
+    }
+
+    /// Starts a daemon like [`Daemon::start`], with the extra command-line arguments that
+    /// `args` returns given the daemon's directory (e.g. to write a `--config` file there).
+    pub fn start_with(args: impl FnOnce(&Path) -> Vec<String>) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("vswitch-e2e-")
             .tempdir()
             .unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let mut d = Daemon { dir, child: None };
+        let extra_args = args(dir.path());
+        let mut d = Daemon {
+            dir,
+            child: None,
+            extra_args,
+        };
         d.spawn();
         d
     }
@@ -124,6 +136,7 @@ impl Daemon {
             .arg("--state-dir")
             .arg(self.state_dir())
             .arg("--allow-mem-ports")
+            .args(&self.extra_args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -266,6 +279,14 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// A TCP port that was free a moment ago (bound to port 0, then released).
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free TCP port: {e}"))
 }
 
 /// `n` distinct valid flows, one a line: a /32 destination per flow spread over table 0, each
