@@ -324,13 +324,13 @@ load_rules() { # switch scenario
 # with 1000 changes/s even when a step takes longer than 100 ms on a busy machine. Writes the
 # number of changes made to $WORK/churn.
 churn_loop() { # switch seconds
-    local sw="$1" start now steps=0 changes=0 prev=0 adds k f due
+    local sw="$1" start now steps=0 changes=0 prev=0 adds k f due old
     start=$(date +%s%N)
     while now=$(date +%s%N) && [ "$now" -lt $((start + $2 * 1000000000)) ] && [ "$steps" -lt $(( $2 * 20 )) ]; do
         due=$(( (now - start) / 1000000 + 100 - changes ))   # 1 change per ms, one step ahead
         adds=$((due - prev)); [ "$adds" -lt 1 ] && adds=1; [ "$adds" -gt 5000 ] && adds=5000
         k=$((steps + 1)); f="$WORK/churn-$k"
-        awk -v k="$k" -v n="$adds" -v sw="$sw" 'BEGIN {
+        awk -v k="$((1000 + k))" -v n="$adds" -v sw="$sw" 'BEGIN {
             for (i = 0; i < n; i++) {
                 if (sw == "kernel")
                     printf "add rule bridge '"$P"' churn ip saddr 172.31.%d.%d udp dport %d drop\n", k % 256, i % 256, 2000 + i
@@ -338,10 +338,13 @@ churn_loop() { # switch seconds
                     printf "cookie=%d,priority=500,udp,nw_src=172.31.%d.%d,tp_dst=%d,actions=drop\n", k, k % 256, i % 256, 2000 + i
             }
         }' >"$f"
+        # Step k's rules carry cookie 1000+k; the base rules (cookie 0) are never selected.
+        old="cookie=$((1000 + steps))/0xffffffffffffffff"
         case "$sw" in
-            ours) ours add-flows br0 "$f" >/dev/null && ours del-flows br0 "cookie=$steps/-1" >/dev/null ;;
+            ours) ours add-flows br0 "$f" >/dev/null &&
+                  { [ "$steps" = 0 ] || ours del-flows br0 "$old" >/dev/null; } ;;
             ovs) ovs_of add-flows "unix:$OVS_DIR/$OVS_BR.mgmt" "$f" &&
-                 ovs_of del-flows "unix:$OVS_DIR/$OVS_BR.mgmt" "cookie=$steps/-1" ;;
+                 { [ "$steps" = 0 ] || ovs_of del-flows "unix:$OVS_DIR/$OVS_BR.mgmt" "$old"; } ;;
             kernel) { echo "flush chain bridge $P churn"; cat "$f"; } >"$f.nft" && nft -f "$f.nft" ;;
         esac
         changes=$((changes + adds + prev))
@@ -367,7 +370,10 @@ point() { # round switch scenario size flows
         --rx-netns "${P}s" --rx-iface "${P}s0" --size "$size" --flows "$flows" \
         --duration "$DURATION" --drain-ms 300) || line="failed"
     t1=$(proc_ticks "$SWITCH_PID"); s1=$(softirq_ticks)
-    if [ "$scen" = churn ]; then stop_churn; churned=$(cat "$WORK/churn"); fi
+    if [ "$scen" = churn ]; then
+        stop_churn
+        churned=$(awk -v c="$(cat "$WORK/churn")" -v s="$churn_s" 'BEGIN { printf "%.0f", c / s }')
+    fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$sw" "$scen" "$size" "$flows" \
         "$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN { printf "%.3f", t / hz }')" \
         "$(awk -v t=$((s1 - s0)) -v hz="$HZ" 'BEGIN { printf "%.3f", t / hz }')" \
@@ -464,7 +470,7 @@ TABLE="$WORK/table.md"
                     if (sw == "ours" && n[k, "ovs"] && dp[k, "ovs"] > 0) r1 = sprintf("%.2fx", dp[k, sw] / dp[k, "ovs"])
                     if (sw == "ours" && n[k, "kernel"] && dp[k, "kernel"] > 0) r2 = sprintf("%.2fx", dp[k, sw] / dp[k, "kernel"])
                     if (sw == "ours" && n[k, "ovs"] && pk[k, "ovs"] > 0 && cpp > 0) r3 = sprintf("%.2fx", cpp / (cpu[k, "ovs"] / pk[k, "ovs"] * 1e9))
-                    name = f[1] (f[1] == "churn" ? sprintf(" (%.0f changes/s)", ch[k, sw] / c / '"$DURATION"') : "")
+                    name = f[1] (f[1] == "churn" ? sprintf(" (%.0f changes/s)", ch[k, sw] / c) : "")
                     printf "%d %05d %s | %s | %dB | %d | %s | %.0f | %.0f | %.2f%% | %.0f / %.0f | %s | %.0f | %s | %s | %s |\n",
                         order[f[1]], f[2], si, name, f[2], f[3], sw, off[k, sw] / c, dp[k, sw] / c, loss[k, sw] / c,
                         p50[k, sw] / c, p99[k, sw] / c, (sw == "kernel" ? "–" : sprintf("%.0f", cpp)), spp, r1, r2, r3
