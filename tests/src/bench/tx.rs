@@ -170,13 +170,14 @@ impl<'a> Batch<'a> {
         let addr_ptr: *mut libc::sockaddr_ll = &mut *b.addr;
         b.msgs = b
             .iovs
-            .iter_mut()
-            .map(|iov| {
+            .iter()
+            .map(|_| {
                 // SAFETY: msghdr is a plain C struct for which all-zero bytes are valid.
                 let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
                 hdr.msg_name = addr_ptr.cast();
                 hdr.msg_namelen = sys::socklen::<libc::sockaddr_ll>();
-                hdr.msg_iov = iov;
+                // Set per call in `send`, from fresh pointers.
+                hdr.msg_iov = std::ptr::null_mut();
                 hdr.msg_iovlen = 1;
                 libc::mmsghdr {
                     msg_hdr: hdr,
@@ -205,11 +206,27 @@ impl<'a> Batch<'a> {
     /// Sends slots `0..n`; returns how many the kernel took. Transient refusals (`ENOBUFS`,
     /// `EAGAIN`) count as 0 sent, other errors are returned.
     fn send(&mut self, n: usize) -> io::Result<usize> {
-        let n = n.min(self.msgs.len());
+        let n = n
+            .min(self.msgs.len())
+            .min(self.slots.len())
+            .min(self.iovs.len());
+        // The pointers are taken afresh after `fill` wrote the slots through references, so
+        // none of them is stale in the aliasing model.
+        for (iov, slot) in self.iovs.iter_mut().zip(self.slots.iter_mut()).take(n) {
+            *iov = libc::iovec {
+                iov_base: slot.as_mut_ptr().cast(),
+                iov_len: slot.len(),
+            };
+        }
+        let iov_base = self.iovs.as_mut_ptr();
+        for (k, msg) in self.msgs.iter_mut().take(n).enumerate() {
+            // SAFETY: k < n <= iovs.len(): the offset stays inside the iovs allocation.
+            msg.msg_hdr.msg_iov = unsafe { iov_base.add(k) };
+        }
         let vlen = libc::c_uint::try_from(n).unwrap_or(0);
-        // SAFETY: `msgs[..n]` are initialised mmsghdrs whose iovecs point into `slots` (alive
-        // and not moved: the Vecs' heap buffers are fixed, borrowed by `self`) and whose names
-        // point to the boxed `addr`; the kernel only reads them and writes `msg_len`.
+        // SAFETY: `msgs[..n]` are initialised mmsghdrs whose iovecs (just set) point into
+        // `slots`, alive and unmoved while borrowed by `self`, and whose names point to the boxed
+        // `addr`; the kernel only reads them and writes `msg_len`.
         let rc = unsafe { libc::sendmmsg(self.fd.as_raw_fd(), self.msgs.as_mut_ptr(), vlen, 0) };
         if rc < 0 {
             let e = io::Error::last_os_error();
