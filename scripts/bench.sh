@@ -22,7 +22,9 @@
 #   flows10k p2p rules, 10 000 flows (distinct source address and ports): cache pressure.
 #   churn    p2p while 1000 flow changes a second are applied (every 100 ms, 50 rules added and
 #            the previous 50 deleted; kernel: an nftables chain flushed and refilled), 1000 flows.
-# The generator sends flat out; "offered" is what it sent, "forwarded" what reached the sink.
+# The generator sends flat out; "offered" is what it sent, "forwarded" what reached the sink;
+# "veth drops" is the part of the loss the kernel counted on the four veth ends (queues full
+# before the switch read a frame, or after it sent one), the rest was lost inside the switch.
 # CPU per forwarded packet, two figures: the switch process (utime + stime of /proc/PID/stat, all
 # its threads) and the machine's softirq time (/proc/stat), where the kernel does the veth, XDP
 # and bridge work, per forwarded packet. This kernel samples CPU time by tick (no
@@ -358,18 +360,28 @@ churn_loop() { # switch seconds
 }
 
 # utime + stime of every thread of process $1 (0 without a process), in clock ticks.
+# Frames the kernel dropped on the four veth ends (a full XDP or backlog queue, mostly): the
+# loss that happened before the switch under test saw the frame or after it sent it.
+veth_drops() {
+    local n=0 v
+    v=$(ip netns exec "${P}g" cat "/sys/class/net/${P}g0/statistics/tx_dropped"); n=$((n + v))
+    v=$(cat "/sys/class/net/${P}a/statistics/rx_dropped"); n=$((n + v))
+    v=$(cat "/sys/class/net/${P}b/statistics/tx_dropped"); n=$((n + v))
+    v=$(ip netns exec "${P}s" cat "/sys/class/net/${P}s0/statistics/rx_dropped"); n=$((n + v))
+    echo "$n"
+}
 proc_ticks() { if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then awk '{ print $14 + $15 }' "/proc/$1/stat"; else echo 0; fi; }
 softirq_ticks() { awk '/^cpu / { print $8 }' /proc/stat; }
 
 # One measurement. Appends a row to $RESULTS.
 point() { # round switch scenario size flows
-    local round="$1" sw="$2" scen="$3" size="$4" flows="$5" line t0 t1 s0 s1 churned=0 churn_s
+    local round="$1" sw="$2" scen="$3" size="$4" flows="$5" line t0 t1 s0 s1 d0 d1 churned=0 churn_s
     [ "$scen" = churn ] && { echo 0 >"$WORK/churn"; churn_s=$(awk -v d="$DURATION" 'BEGIN { printf "%d", d + 1.999 }'); churn_loop "$sw" "$churn_s" & CHURN_PID=$!; }
-    t0=$(proc_ticks "$SWITCH_PID"); s0=$(softirq_ticks)
+    d0=$(veth_drops); t0=$(proc_ticks "$SWITCH_PID"); s0=$(softirq_ticks)
     line=$(timeout $((${DURATION%.*} + 30)) "$VSBENCH" --tx-netns "${P}g" --tx-iface "${P}g0" \
         --rx-netns "${P}s" --rx-iface "${P}s0" --size "$size" --flows "$flows" \
         --duration "$DURATION" --drain-ms 300) || line="failed"
-    t1=$(proc_ticks "$SWITCH_PID"); s1=$(softirq_ticks)
+    t1=$(proc_ticks "$SWITCH_PID"); s1=$(softirq_ticks); d1=$(veth_drops)
     if [ "$scen" = churn ]; then
         stop_churn
         churned=$(awk -v c="$(cat "$WORK/churn")" -v s="$churn_s" 'BEGIN { printf "%.0f", c / s }')
@@ -377,7 +389,9 @@ point() { # round switch scenario size flows
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$sw" "$scen" "$size" "$flows" \
         "$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN { printf "%.3f", t / hz }')" \
         "$(awk -v t=$((s1 - s0)) -v hz="$HZ" 'BEGIN { printf "%.3f", t / hz }')" \
-        "$churned" "$line" >>"$RESULTS"
+        "$churned" "$line veth_drops=$((d1 - d0))" >>"$RESULTS"
+    # Our switch's own account of the frames it dropped, for the report's diagnosis.
+    [ "$sw" = ours ] && { echo "== round $round $scen ${size}B"; ours dump-drops br0; ours dump-ports br0; } >>"$WORK/ours-drops.txt" 2>&1
     log "round $round $sw $scen ${size}B ${flows} flows: $(field "$line" delivered_pps) pps forwarded of $(field "$line" offered_pps) offered"
 }
 field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
@@ -444,7 +458,7 @@ TABLE="$WORK/table.md"
               printf "| %dB | %.0f | %.0f | %.0f | %.0f | %.2f |\n", z, v, t, vc, tc, (tc > 0 ? vc / tc : 0) } }' "$WORK/generator.tsv" | sort -t'|' -k2 -n
     echo
     if [ -s "$RESULTS" ]; then
-        echo "| scenario | frame | flows | switch | offered pps | forwarded pps | loss | lat p50/p99 µs | switch CPU ns/pkt | softirq ns/pkt | fwd vs OVS | fwd vs kernel | switch CPU/pkt vs OVS |"
+        echo "| scenario | frame | flows | switch | offered pps | forwarded pps | loss (of which veth drops) | lat p50/p99 µs | switch CPU ns/pkt | softirq ns/pkt | fwd vs OVS | fwd vs kernel | switch CPU/pkt vs OVS |"
         echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         awk -F'\t' '
         function kv(line, key,   a, i, n, p) { n = split(line, a, " "); for (i = 1; i <= n; i++) { split(a[i], p, "="); if (p[1] == key) return p[2] } return "" }
@@ -453,7 +467,7 @@ TABLE="$WORK/table.md"
             fwd = kv($9, "received"); sent = kv($9, "sent")
             n[k, sw]++
             off[k, sw] += kv($9, "offered_pps"); dp[k, sw] += kv($9, "delivered_pps")
-            loss[k, sw] += kv($9, "loss_pct"); p50[k, sw] += kv($9, "lat_p50_us"); p99[k, sw] += kv($9, "lat_p99_us")
+            loss[k, sw] += kv($9, "loss_pct"); vd[k, sw] += kv($9, "veth_drops"); st[k, sw] += sent; p50[k, sw] += kv($9, "lat_p50_us"); p99[k, sw] += kv($9, "lat_p99_us")
             cpu[k, sw] += $6; sirq[k, sw] += $7; pk[k, sw] += fwd; ch[k, sw] += $8
         }
         END {
@@ -471,9 +485,9 @@ TABLE="$WORK/table.md"
                     if (sw == "ours" && n[k, "kernel"] && dp[k, "kernel"] > 0) r2 = sprintf("%.2fx", dp[k, sw] / dp[k, "kernel"])
                     if (sw == "ours" && n[k, "ovs"] && pk[k, "ovs"] > 0 && cpp > 0) r3 = sprintf("%.2fx", cpp / (cpu[k, "ovs"] / pk[k, "ovs"] * 1e9))
                     name = f[1] (f[1] == "churn" ? sprintf(" (%.0f changes/s)", ch[k, sw] / c) : "")
-                    printf "%d %05d %s | %s | %dB | %d | %s | %.0f | %.0f | %.2f%% | %.0f / %.0f | %s | %.0f | %s | %s | %s |\n",
+                    printf "%d %05d %s | %s | %dB | %d | %s | %.0f | %.0f | %.2f%% (%.2f%%) | %.0f / %.0f | %s | %.0f | %s | %s | %s |\n",
                         order[f[1]], f[2], si, name, f[2], f[3], sw, off[k, sw] / c, dp[k, sw] / c, loss[k, sw] / c,
-                        p50[k, sw] / c, p99[k, sw] / c, (sw == "kernel" ? "–" : sprintf("%.0f", cpp)), spp, r1, r2, r3
+                        (st[k, sw] > 0 ? 100 * vd[k, sw] / st[k, sw] : 0), p50[k, sw] / c, p99[k, sw] / c, (sw == "kernel" ? "–" : sprintf("%.0f", cpp)), spp, r1, r2, r3
                 }
             }
         }' "$RESULTS" | sort -k1,1n -k2,2n -k3,3n | cut -d' ' -f4-
@@ -488,6 +502,7 @@ TABLE="$WORK/table.md"
 cat "$TABLE"
 cp "$RESULTS" "/tmp/bench-last-results.tsv"
 cp "$WORK/generator.tsv" "/tmp/bench-last-generator.tsv"
+[ -f "$WORK/ours-drops.txt" ] && cp "$WORK/ours-drops.txt" /tmp/bench-last-ours-drops.txt
 
 if [ "$WRITE" = 1 ]; then
     DOC="$ROOT/docs/PERFORMANCE.md"
