@@ -366,15 +366,39 @@ impl SavedFlows {
     }
 }
 
+/// One flow mod of a change, as the journal records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The flow mod.
+    pub flow_mod: FlowMod,
+    /// Strict modify or delete.
+    pub strict: bool,
+    /// The text the flow mod was parsed from (with its command), when it came as text: the
+    /// journal keeps it as it is rather than formatting the flow mod again.
+    pub text: Option<String>,
+}
+
+impl Change {
+    /// A change without source text.
+    pub fn new(flow_mod: FlowMod, strict: bool) -> Change {
+        Change {
+            flow_mod,
+            strict,
+            text: None,
+        }
+    }
+}
+
 /// Journal batches are never fewer than this before a compaction.
 const COMPACT_MIN: usize = 1024;
 
 /// The saved flows of one bridge, kept up to date change by change.
 ///
-/// A change is appended to the journal (its flow mods in text, then `commit`, then one
-/// `fdatasync`), so a single flow mod costs a few hundred bytes of I/O whatever the size of the
-/// tables. When the journal holds more flow mods than the tables hold rules (and at least
-/// [`COMPACT_MIN`]), or for a change larger than that, the tables are written as a new snapshot
+/// A change is appended to the journal (its flow mods in text, as the client sent them when it
+/// sent text, then `commit`, then one `fdatasync`), so a single flow mod costs a few hundred
+/// bytes of I/O whatever the size of the tables, and a bundle is saved without formatting its
+/// flows again. When the journal would hold more than twice as many flow mods as the tables
+/// hold rules (and at least [`COMPACT_MIN`]), the tables are written as a new snapshot
 /// of the next generation and a new, empty journal of that generation is started: a journal
 /// whose generation is not the snapshot's is ignored at restore, so a crash between the two
 /// writes loses nothing and replays nothing twice. A batch without its `commit` line was never
@@ -401,15 +425,15 @@ impl FlowLog {
         }
     }
 
-    /// Records `mods` (with their strict flags), which turned the tables into `tables`. On
-    /// error the change must not be made: the saved state is still the one before it.
+    /// Records `mods`, which turned the tables into `tables`. On error the change must not be
+    /// made: the saved state is still the one before it.
     pub fn record(
         &mut self,
-        mods: &[(FlowMod, bool)],
+        mods: &[Change],
         tables: &Tables,
         cache: &mut TextCache,
     ) -> Result<(), PersistError> {
-        let limit = COMPACT_MIN.max(tables.len());
+        let limit = COMPACT_MIN.max(tables.len().saturating_mul(2));
         let Some(journal) = self
             .journal
             .as_mut()
@@ -418,14 +442,21 @@ impl FlowLog {
             return self.compact(tables, cache);
         };
         let mut text = String::with_capacity(mods.len() * 96 + 8);
-        for (fm, strict) in mods {
+        for change in mods {
             let op = JournalOp {
-                command: fm.command,
-                strict: *strict,
+                command: change.flow_mod.command,
+                strict: change.strict,
             };
             text.push_str(op.name());
             text.push(' ');
-            text.push_str(&flow_mod_text(fm));
+            match &change.text {
+                // Line breaks separate items like spaces do, so folding them keeps the meaning.
+                Some(t) => text.extend(
+                    t.chars()
+                        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c }),
+                ),
+                None => text.push_str(&flow_mod_text(&change.flow_mod)),
+            }
             text.push('\n');
         }
         text.push_str("commit\n");
@@ -516,7 +547,7 @@ mod tests {
             false,
             "table=3,priority=7,cookie=0x1f,idle_timeout=10,hard_timeout=20,send_flow_rem,ip,nw_dst=10.0.0.0/8,actions=dec_ttl,output:2",
         );
-        log.record(&[(fm, false)], &tables, &mut cache)
+        log.record(&[Change::new(fm, false)], &tables, &mut cache)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(texts(&reload(&store)), texts(&tables));
         // Later ones go to the journal.
@@ -535,7 +566,14 @@ mod tests {
             ),
             (FlowCommand::Delete, true, "priority=0"),
         ] {
-            batch.push((apply_text(&mut tables, command, strict, text), strict));
+            // Flow mods that came as text are journaled as sent (with a line break, which
+            // separates items like a space); the others are formatted.
+            let sent = (command != FlowCommand::Modify).then(|| text.replacen(',', ",\n", 1));
+            batch.push(Change {
+                flow_mod: apply_text(&mut tables, command, strict, text),
+                strict,
+                text: sent,
+            });
         }
         log.record(&batch, &tables, &mut cache)
             .unwrap_or_else(|e| panic!("{e}"));

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use datapath::clock::now_ms;
 use flowtable::action::OfPort;
 use flowtable::pipeline::{self, DpActions, TraceEvent};
+use flowtable::syntax::actions::format_actions_for;
 use flowtable::syntax::flow::FlowCommand;
 use flowtable::syntax::matches::{format_match, parse_match, parse_packet_spec};
 use flowtable::Match;
@@ -20,6 +21,7 @@ use tonic::codegen::Bytes;
 use tonic::{Code, Request, Response, Status};
 
 use crate::convert;
+use crate::persist::Change;
 use crate::switch::{port_info, ChangeSummary, Switch, SwitchError};
 
 /// Flows per message of a flow dump.
@@ -93,6 +95,14 @@ fn command_of(c: i32) -> Result<FlowCommand, String> {
         Ok(v1::FlowCommand::Unspecified) | Err(_) => {
             Err("the flow mod's command is missing: expected add, modify or delete".to_string())
         }
+    }
+}
+
+/// The text of a flow given as text.
+fn spec_text(spec: Option<&v1::FlowSpec>) -> Option<String> {
+    match spec.and_then(|s| s.spec.as_ref()) {
+        Some(v1::flow_spec::Spec::Text(t)) => Some(t.clone()),
+        _ => None,
     }
 }
 
@@ -172,7 +182,14 @@ impl Api {
         self.switch.bridge(bridge).map_err(status)?;
         let summary = self
             .switch
-            .apply(bridge, vec![(fm, strict)])
+            .apply(
+                bridge,
+                vec![Change {
+                    flow_mod: fm,
+                    strict,
+                    text: spec_text(spec),
+                }],
+            )
             .await
             .map_err(status)?;
         Ok(Response::new(result(summary)))
@@ -424,7 +441,11 @@ impl v1::bundles_server::Bundles for Api {
                     None if command == FlowCommand::Delete => convert::delete_all(),
                     None => return Err(fail("the flow is missing".to_string())),
                 };
-                Ok((fm, m.strict))
+                Ok(Change {
+                    flow_mod: fm,
+                    strict: m.strict,
+                    text: spec_text(m.flow.as_ref()),
+                })
             })
             .into_iter()
             .collect::<Result<Vec<_>, SwitchError>>()
@@ -500,12 +521,12 @@ fn trace_steps(events: &[TraceEvent]) -> Vec<v1::TraceStep> {
             } => v1::TraceStep {
                 kind: Kind::Action.into(),
                 depth: depth(d),
-                table: 0,
+                table: rule.as_ref().map_or(0, |r| u32::from(r.table)),
                 rule: String::new(),
                 hit: false,
-                text: flowtable::syntax::actions::format_actions_for(
+                text: format_actions_for(
                     std::slice::from_ref(action),
-                    &rule.as_ref().map_or(flowtable::Match::any(), |r| r.match_),
+                    &rule.as_ref().map_or(Match::any(), |r| r.match_),
                 ),
             },
             TraceEvent::Note { depth: d, text } => v1::TraceStep {

@@ -32,13 +32,12 @@ use arc_swap::ArcSwap;
 use datapath::clock::now_ms;
 use datapath::{Datapath, DatapathConfig, PortError, PortKind};
 use flowtable::pipeline::RecircIds;
-use flowtable::syntax::flow::FlowMod;
 use flowtable::table::{FlowModError, Removed, RemovedReason, Tables};
 use proto::v1;
 use tokio::sync::broadcast;
 
 use crate::convert::{self, RuleText, TextCache};
-use crate::persist::{BridgeConfig, FlowLog, PortConfig, SavedBridges, Store};
+use crate::persist::{BridgeConfig, Change, FlowLog, PortConfig, SavedBridges, Store};
 
 /// Longest bridge or port name (Linux interface names have 15 bytes).
 pub const MAX_NAME_LEN: usize = 15;
@@ -492,6 +491,10 @@ impl Switch {
                 .map_err(|e| SwitchError::Internal(e.to_string()))?;
         }
         let bridge = self.start_bridge(name, 0);
+        if let Err(e) = Self::start_log(&bridge).await {
+            Self::stop_bridge(&bridge).await;
+            return Err(e);
+        }
         self.bridges
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -506,6 +509,22 @@ impl Switch {
         }
         tracing::info!(bridge = name, "bridge added");
         Ok(())
+    }
+
+    /// Saves the bridge's current flows as a new snapshot and opens its journal, so that the
+    /// changes that follow are appended.
+    async fn start_log(bridge: &Arc<Bridge>) -> Result<(), SwitchError> {
+        let b = bridge.clone();
+        blocking(move || {
+            let tables = b.tables();
+            match lock(&b.log).as_mut() {
+                Some(log) => log
+                    .compact(&tables, &mut lock(&b.texts))
+                    .map_err(|e| SwitchError::Internal(format!("cannot save the flows: {e}"))),
+                None => Ok(()),
+            }
+        })
+        .await?
     }
 
     async fn stop_bridge(bridge: &Bridge) {
@@ -705,7 +724,7 @@ impl Switch {
     pub async fn apply(
         &self,
         bridge: &str,
-        mods: Vec<(FlowMod, bool)>,
+        mods: Vec<Change>,
     ) -> Result<ChangeSummary, SwitchError> {
         let br = self.bridge(bridge)?;
         let single = mods.len() == 1;
@@ -718,18 +737,20 @@ impl Switch {
             let now = now_ms();
             let mut summary = ChangeSummary::default();
             let mut removed = Vec::new();
-            for (index, (fm, strict)) in mods.iter().enumerate() {
-                let outcome = tables.apply(fm, *strict, now).map_err(|e| {
-                    let error = SwitchError::from(e);
-                    if single {
-                        error
-                    } else {
-                        SwitchError::Bundle {
-                            index,
-                            error: Box::new(error),
+            for (index, change) in mods.iter().enumerate() {
+                let outcome = tables
+                    .apply(&change.flow_mod, change.strict, now)
+                    .map_err(|e| {
+                        let error = SwitchError::from(e);
+                        if single {
+                            error
+                        } else {
+                            SwitchError::Bundle {
+                                index,
+                                error: Box::new(error),
+                            }
                         }
-                    }
-                })?;
+                    })?;
                 summary.added += outcome.added as u64;
                 summary.modified += outcome.modified as u64;
                 summary.removed += outcome.removed.len() as u64;
@@ -788,9 +809,9 @@ impl Switch {
                 // brings them back until they expire again.
                 b.install(tables.clone());
                 if let Some(log) = lock(&b.log).as_mut() {
-                    let deletes: Vec<(FlowMod, bool)> = removed
+                    let deletes: Vec<Change> = removed
                         .iter()
-                        .map(|r| (convert::delete_exactly(&r.rule), true))
+                        .map(|r| Change::new(convert::delete_exactly(&r.rule), true))
                         .collect();
                     log.record(&deletes, &tables, &mut lock(&b.texts))
                         .map_err(|e| SwitchError::Internal(e.to_string()))?;
@@ -843,6 +864,10 @@ impl Switch {
             let count = tables.len();
             let br = self.start_bridge(&cfg.name, generation);
             br.install(Arc::new(tables));
+            if let Err(e) = Self::start_log(&br).await {
+                // The next change tries again.
+                tracing::error!(bridge = cfg.name, error = %e, "cannot save the restored flows");
+            }
             self.bridges
                 .write()
                 .unwrap_or_else(|e| e.into_inner())

@@ -870,6 +870,24 @@ async fn trace_tables_conntrack_admin_and_health() {
         .collect();
     assert_eq!(tables, [0, 1]);
     assert!(t.megaflow.contains("nw_dst=10.0.0.2"), "{}", t.megaflow);
+    // The same packet as raw bytes: Ethernet, IPv4 10.0.0.1 -> 10.0.0.2 (protocol 253).
+    let mut frame = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
+    frame.extend([
+        0x45, 0, 0, 20, 0, 0, 0x40, 0, 64, 253, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ]);
+    let raw = trace
+        .trace(v1::TraceRequest {
+            bridge: "br0".into(),
+            input: Some(v1::trace_request::Input::Packet(v1::RawPacket {
+                frame,
+                in_port: 1,
+            })),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(raw.datapath_actions, "2", "{}", raw.text);
+    assert!(raw.flow.contains("nw_src=10.0.0.1"), "{}", raw.flow);
     let miss = trace
         .trace(v1::TraceRequest {
             bridge: "br0".into(),

@@ -300,6 +300,11 @@ impl<'a> Xlate<'a> {
         let mut goto = None;
         let mut flow = Flow::Continue;
         for action in rule.actions.iter() {
+            if action.is_instruction() {
+                // Instructions other than apply-actions run in OpenFlow's order whatever their
+                // place in the list; they are traced where they run.
+                self.trace_action(action, depth + 1);
+            }
             match action {
                 Action::GotoTable(next) => goto = Some(*next),
                 Action::ClearActions => self.action_set.clear(),
@@ -395,8 +400,7 @@ impl<'a> Xlate<'a> {
         }
     }
 
-    /// Runs one action.
-    fn action(&mut self, action: &Action, depth: usize) -> Flow {
+    fn trace_action(&mut self, action: &Action, depth: usize) {
         if let Some(events) = &mut self.events {
             events.push(TraceEvent::Action {
                 depth,
@@ -404,6 +408,11 @@ impl<'a> Xlate<'a> {
                 rule: self.current_rule.clone(),
             });
         }
+    }
+
+    /// Runs one action.
+    fn action(&mut self, action: &Action, depth: usize) -> Flow {
+        self.trace_action(action, depth);
         match action {
             Action::Output(port) => self.output(*port, None, depth),
             Action::OutputTrunc { port, max_len } => self.output(*port, Some(*max_len), depth),

@@ -241,6 +241,7 @@ fn trace_text_shows_tables_rules_and_datapath_actions() {
     for needle in [
         "bridge(\"br0\")",
         " 0. ip, priority 10",
+        "    goto_table:1",
         " 1. ip,nw_dst=10.0.0.0/24, priority 20, cookie 0x5",
         "    dec_ttl",
         "    output:2",

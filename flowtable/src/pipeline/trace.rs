@@ -106,6 +106,9 @@ impl Trace {
                                 let _ = write!(out, ", cookie {:#x}", rule.cookie);
                             }
                             let _ = writeln!(out);
+                            if rule.actions.is_empty() {
+                                let _ = writeln!(out, "{indent}    drop");
+                            }
                         }
                         None => {
                             let _ = writeln!(out, "{indent}{table:2}. No match.\n{indent}    drop");

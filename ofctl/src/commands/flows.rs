@@ -9,8 +9,8 @@ use prost::Message as _;
 use proto::v1;
 use serde_json::Value;
 
-use flowtable::syntax::flow::FlowModFlags;
-use flowtable::syntax::flow::{parse_flow_mod, FlowCommand, FlowMod, ALL_TABLES, DEFAULT_PRIORITY};
+use flowtable::syntax::flow::{parse_flow_mod, FlowCommand, ALL_TABLES};
+use flowtable::syntax::matches::format_match;
 
 use super::connect::Conn;
 use super::flows_file::{flow_lines, read_source, FileFlow};
@@ -133,33 +133,8 @@ pub fn dump_filter(bridge: &str, flow: Option<&str>) -> Result<v1::DumpFlowsRequ
     req.out_port = fm.out_port.map(|p| v1::PortRef {
         port: Some(v1::port_ref::Port::Number(p.0)),
     });
-    req.r#match = match_text(&fm);
+    req.r#match = format_match(&fm.match_);
     Ok(req)
-}
-
-/// The canonical text of `fm`'s match alone: the flow printed with every other part at its
-/// default, so only the match is left before `actions=`.
-fn match_text(fm: &FlowMod) -> String {
-    let bare = FlowMod {
-        command: FlowCommand::Add,
-        table: None,
-        priority: DEFAULT_PRIORITY,
-        cookie: 0,
-        cookie_mask: 0,
-        idle_timeout: 0,
-        hard_timeout: 0,
-        importance: 0,
-        flags: FlowModFlags::default(),
-        out_port: None,
-        out_group: None,
-        match_: fm.match_,
-        actions: Vec::new(),
-    };
-    let text = bare.to_string();
-    text.strip_suffix("actions=drop")
-        .unwrap_or(&text)
-        .trim_end()
-        .to_string()
 }
 
 /// `dump-flows [--no-stats] BR [FLOW]`.

@@ -42,13 +42,20 @@ impl fmt::Display for CmdError {
 impl std::error::Error for CmdError {}
 
 impl From<tonic::Status> for CmdError {
-    /// The daemon's reason; the gRPC code's description when it gave none (e.g. a transport
-    /// failure).
+    /// The daemon's reason; for a failure on the client's side of the connection (refused
+    /// TLS handshake, connection lost) the transport's chain of causes, which says more than
+    /// the status alone; the gRPC code's description when there is nothing else.
     fn from(s: tonic::Status) -> CmdError {
         let message = s.message().trim();
+        if let Some(cause) = std::error::Error::source(&s) {
+            return CmdError::new(format!(
+                "connection to the daemon failed: {}",
+                connect::source_text(cause)
+            ));
+        }
         if message.is_empty() {
             CmdError::new(s.code().description())
-        } else if s.code() == tonic::Code::Unavailable || s.code() == tonic::Code::Unauthenticated {
+        } else if s.code() == tonic::Code::Unavailable {
             CmdError::new(format!("{}: {message}", s.code().description()))
         } else {
             CmdError::new(message)
