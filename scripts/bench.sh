@@ -8,7 +8,8 @@
 #
 # Options: --duration S (per point), --rounds N, --switches "ours ovs kernel",
 # --scenarios "p2p acl flows10k churn", --sizes "64 512 1500" (frame sizes of the p2p scenario;
-# the others use 64), --no-write (do not touch docs/PERFORMANCE.md), --generator-only.
+# the others use 64), --rate PPS (send at this rate instead of flat out: the zero-loss check),
+# --no-write (do not touch docs/PERFORMANCE.md), --generator-only.
 #
 # Topology: namespaces <P>g and <P>s; veth <P>g0 (in <P>g) to <P>a (root namespace) and <P>s0
 # (in <P>s) to <P>b. The switch under test joins <P>a (port 1) and <P>b (port 2). vsbench sends
@@ -42,6 +43,7 @@ SCENARIOS="p2p acl flows10k churn"
 SIZES="64 512 1500"
 WRITE=1
 GEN_ONLY=0
+RATE=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) DURATION="$2"; shift 2 ;;
@@ -49,6 +51,7 @@ while [ $# -gt 0 ]; do
         --switches) SWITCHES="$2"; shift 2 ;;
         --scenarios) SCENARIOS="$2"; shift 2 ;;
         --sizes) SIZES="$2"; shift 2 ;;
+        --rate) RATE="$2"; shift 2 ;;
         --no-write) WRITE=0; shift ;;
         --generator-only) GEN_ONLY=1; shift ;;
         -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
@@ -379,7 +382,7 @@ point() { # round switch scenario size flows
     [ "$scen" = churn ] && { echo 0 >"$WORK/churn"; churn_s=$(awk -v d="$DURATION" 'BEGIN { printf "%d", d + 1.999 }'); churn_loop "$sw" "$churn_s" & CHURN_PID=$!; }
     d0=$(veth_drops); t0=$(proc_ticks "$SWITCH_PID"); s0=$(softirq_ticks)
     line=$(timeout $((${DURATION%.*} + 30)) "$VSBENCH" --tx-netns "${P}g" --tx-iface "${P}g0" \
-        --rx-netns "${P}s" --rx-iface "${P}s0" --size "$size" --flows "$flows" \
+        --rx-netns "${P}s" --rx-iface "${P}s0" --size "$size" --flows "$flows" --rate "$RATE" \
         --duration "$DURATION" --drain-ms 300) || line="failed"
     t1=$(proc_ticks "$SWITCH_PID"); s1=$(softirq_ticks); d1=$(veth_drops)
     if [ "$scen" = churn ]; then
@@ -444,7 +447,7 @@ TABLE="$WORK/table.md"
 {
     echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — $(nproc) cores, kernel $(uname -r), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')"
     echo
-    echo "\`scripts/bench.sh --duration $DURATION --rounds $ROUNDS\` (switches: $SWITCHES), $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }' | head -1)."
+    echo "\`scripts/bench.sh --duration $DURATION --rounds $ROUNDS$([ "$RATE" = 0 ] || echo " --rate $RATE")\` (switches: $SWITCHES; $([ "$RATE" = 0 ] && echo "flat out" || echo "at $RATE frames/s")), $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }' | head -1)."
     echo "Load average before/after: $LOAD0 / $LOAD1 (the machine is shared: figures are noisy)."
     echo
     echo "Generator (bare veth pair, one sending thread, $DURATION s, 2 runs each alternating; frames/s reaching the peer, and frames per CPU second of the generator process):"
