@@ -462,10 +462,20 @@ impl Field {
     /// Looks a field up by canonical name, alias or NXM/OXM name (case-sensitive, as Open
     /// vSwitch).
     pub fn from_name(name: &str) -> Option<Field> {
-        Field::ALL.iter().copied().find(|f| {
-            let d = f.def();
-            d.name == name || d.aliases.contains(&name) || d.nxm.contains(&name)
-        })
+        static BY_NAME: std::sync::OnceLock<ahash::AHashMap<&'static str, Field>> =
+            std::sync::OnceLock::new();
+        let by_name = BY_NAME.get_or_init(|| {
+            let mut map = ahash::AHashMap::new();
+            // In registry order, the first field to claim a name keeps it, as a scan would.
+            for &f in Field::ALL {
+                let d = f.def();
+                for n in std::iter::once(&d.name).chain(d.aliases).chain(d.nxm) {
+                    map.entry(*n).or_insert(f);
+                }
+            }
+            map
+        });
+        by_name.get(name).copied()
     }
 
     /// Whether every bit of this field is also a bit of another registered field that is not an

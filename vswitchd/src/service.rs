@@ -400,19 +400,21 @@ impl v1::flows_server::Flows for Api {
                 .filter(|rule| out_port.is_none_or(|p: OfPort| rule.outputs_to(p)))
                 .collect();
             rules.sort_by(|a, b| a.table.cmp(&b.table).then(b.priority.cmp(&a.priority)));
-            rules
-                .chunks(DUMP_BATCH)
-                .map(|chunk| {
-                    let texts = br.rule_texts(chunk);
-                    Ok(v1::DumpFlowsResponse {
-                        flows: chunk
-                            .iter()
-                            .zip(&texts)
-                            .map(|(rule, text)| convert::flow_entry_with(rule, now, text))
-                            .collect(),
-                    })
-                })
-                .collect::<Vec<_>>()
+            let texts = br.rule_texts(&rules);
+            let pairs: Vec<_> = rules.iter().zip(&texts).collect();
+            let mut entries = convert::parallel_map(&pairs, |(rule, text)| {
+                convert::flow_entry_with(rule, now, text)
+            })
+            .into_iter();
+            let mut batches = Vec::with_capacity(rules.len().div_ceil(DUMP_BATCH));
+            loop {
+                let flows: Vec<_> = entries.by_ref().take(DUMP_BATCH).collect();
+                if flows.is_empty() {
+                    break;
+                }
+                batches.push(Ok(v1::DumpFlowsResponse { flows }));
+            }
+            batches
         })
         .await
         .map_err(|e| Status::internal(format!("dump failed: {e}")))?;

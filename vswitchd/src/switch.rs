@@ -189,6 +189,7 @@ impl Bridge {
     /// fill (formatting and caching the ones it lacks).
     pub fn rule_texts(&self, rules: &[&Arc<flowtable::table::FlowRule>]) -> Vec<Arc<RuleText>> {
         let mut cache = lock(&self.texts);
+        cache.fill(rules);
         rules.iter().map(|r| cache.text(r)).collect()
     }
 
