@@ -303,3 +303,6 @@ pub fn many_flows(n: u32) -> String {
     }
     text
 }
+
+/// The `vsbench` traffic generator and sink (benchmark harness).
+pub mod bench;

@@ -1,0 +1,520 @@
+#!/usr/bin/env bash
+# End-to-end forwarding benchmark: our switch against Open vSwitch's userspace datapath (AF_XDP
+# ports) and the Linux kernel (bridge, nftables), same traffic, same rules, alternating in one run.
+#
+#   scripts/bench.sh                       # everything, 5 s per point, 2 rounds, writes the doc
+#   scripts/bench.sh --duration 3 --rounds 1 --switches "ovs kernel" --no-write
+#   scripts/bench.sh --generator-only      # vsbench against trafgen on a bare veth pair
+#
+# Options: --duration S (per point), --rounds N, --switches "ours ovs kernel",
+# --scenarios "p2p acl flows10k churn", --sizes "64 512 1500" (frame sizes of the p2p scenario;
+# the others use 64), --rate PPS (send at this rate instead of flat out: the zero-loss check),
+# --no-write (do not touch docs/PERFORMANCE.md), --generator-only.
+#
+# Topology: namespaces <P>g and <P>s; veth <P>g0 (in <P>g) to <P>a (root namespace) and <P>s0
+# (in <P>s) to <P>b. The switch under test joins <P>a (port 1) and <P>b (port 2). vsbench sends
+# from <P>g0 and counts at <P>s0. <P> is unique to this run; everything is removed on exit, even
+# after a failure or Ctrl-C.
+#
+# Scenarios (the same rules for every switch):
+#   p2p      in_port=1 -> output:2 (kernel: a two-port bridge), one flow, every --sizes size.
+#   acl      1000 L3/L4 drop rules of 4 shapes that the traffic does not match, then p2p
+#            (kernel: the same rules in an nftables bridge forward chain), 1000 flows.
+#   flows10k p2p rules, 10 000 flows (distinct source address and ports): cache pressure.
+#   churn    p2p while 1000 flow changes a second are applied (every 100 ms, 50 rules added and
+#            the previous 50 deleted; kernel: an nftables chain flushed and refilled), 1000 flows.
+# The generator sends flat out; "offered" is what it sent, "forwarded" what reached the sink;
+# "veth drops" is the part of the loss the kernel counted on the four veth ends (queues full
+# before the switch read a frame, or after it sent one), the rest was lost inside the switch.
+# CPU per forwarded packet, two figures: the switch process (utime + stime of /proc/PID/stat, all
+# its threads) and the machine's softirq time (/proc/stat), where the kernel does the veth, XDP
+# and bridge work, per forwarded packet. This kernel samples CPU time by tick (no
+# IRQ_TIME_ACCOUNTING): softirq work that runs in a process's context (the generator's sends,
+# the switch's AF_XDP wakeups) is counted in that process and in softirq both, so the two are
+# not added. "CPU/pkt vs OVS" compares the switch processes; the kernel bridge has only softirq.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+DURATION=5
+ROUNDS=2
+SWITCHES="ours ovs kernel"
+SCENARIOS="p2p acl flows10k churn"
+SIZES="64 512 1500"
+WRITE=1
+GEN_ONLY=0
+RATE=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --duration) DURATION="$2"; shift 2 ;;
+        --rounds) ROUNDS="$2"; shift 2 ;;
+        --switches) SWITCHES="$2"; shift 2 ;;
+        --scenarios) SCENARIOS="$2"; shift 2 ;;
+        --sizes) SIZES="$2"; shift 2 ;;
+        --rate) RATE="$2"; shift 2 ;;
+        --no-write) WRITE=0; shift ;;
+        --generator-only) GEN_ONLY=1; shift ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        *) echo "bench: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (namespaces, XDP)" >&2; exit 1; }
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# --- packages -------------------------------------------------------------------------------
+need=()
+command -v ovs-vswitchd >/dev/null || need+=(openvswitch-switch)
+command -v trafgen >/dev/null || need+=(netsniff-ng)
+command -v nft >/dev/null || need+=(nftables)
+command -v brctl >/dev/null || need+=(bridge-utils)
+if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# The packaged service, if it started, must not hold our interfaces: we run a private instance.
+
+# --- build ----------------------------------------------------------------------------------
+log "building vsbench, vswitchd and ofctl (release)"
+# BENCH_NO_BUILD=1 reuses the binaries already built (repeated runs).
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --quiet -p tests -p vswitchd -p ofctl --bin vsbench --bin vswitchd --bin ofctl
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+VSBENCH="$TARGET/vsbench"
+VSWITCHD="$TARGET/vswitchd"
+OFCTL="$TARGET/ofctl"
+
+# --- resources and cleanup --------------------------------------------------------------------
+P="vb$(printf '%04x' $(( $$ % 65536 )))"
+WORK="$(mktemp -d "/tmp/bench-$P.XXXXXX")"
+OVS_DIR="$WORK/ovs"
+VS_PID=""
+CHURN_PID=""
+RESULTS="$WORK/results.tsv"
+HZ="$(getconf CLK_TCK)"
+
+stop_ours() {
+    if [ -n "$VS_PID" ]; then
+        kill "$VS_PID" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$VS_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$VS_PID" 2>/dev/null || true
+        wait "$VS_PID" 2>/dev/null || true
+        VS_PID=""
+    fi
+}
+stop_ovs() {
+    local p pid
+    for p in ovs-vswitchd ovsdb-server; do
+        if [ -f "$OVS_DIR/$p.pid" ]; then
+            pid="$(cat "$OVS_DIR/$p.pid")"
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -9 "$pid" 2>/dev/null || true
+            rm -f "$OVS_DIR/$p.pid"
+        fi
+    done
+}
+stop_kernel() {
+    ip link del "${P}k" 2>/dev/null || true
+    nft delete table bridge "$P" 2>/dev/null || true
+}
+stop_churn() {
+    if [ -n "$CHURN_PID" ]; then
+        kill "$CHURN_PID" 2>/dev/null || true
+        wait "$CHURN_PID" 2>/dev/null || true
+        CHURN_PID=""
+    fi
+}
+cleanup() {
+    stop_churn
+    stop_ours
+    stop_ovs
+    stop_kernel
+    ip netns del "${P}g" 2>/dev/null || true
+    ip netns del "${P}s" 2>/dev/null || true
+    ip link del "${P}a" 2>/dev/null || true
+    ip link del "${P}b" 2>/dev/null || true
+    ip link del "${P}x" 2>/dev/null || true
+    if [ -n "${KEEP_WORK:-}" ]; then log "work files kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ip link set IFACE up with IPv6 off (no router solicitations or DAD on the measured links).
+link_up() { # [netns] iface
+    if [ $# = 2 ]; then
+        ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1" || true
+        ip -n "$1" link set "$2" up
+    else
+        sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1" || true
+        ip link set "$1" up
+    fi
+}
+
+setup_net() {
+    ip netns add "${P}g"
+    ip netns add "${P}s"
+    ip link add "${P}a" type veth peer name "${P}g0" netns "${P}g"
+    ip link add "${P}b" type veth peer name "${P}s0" netns "${P}s"
+    link_up "${P}a"; link_up "${P}b"
+    link_up "${P}g" "${P}g0"; link_up "${P}s" "${P}s0"
+}
+
+# --- the generator against trafgen ------------------------------------------------------------
+# Both send UDP frames flat out on a bare veth pair for DURATION seconds from one thread; the
+# receiving veth's rx counter tells what they achieved, and the CPU time they used (children's
+# rusage, from `times`) gives frames per CPU second, the figure that survives a busy machine.
+# (`times` must run in this shell, not in a $(...) subshell, to see this shell's children.)
+child_cpu() { # variable
+    times >"$WORK/times"
+    printf -v "$1" '%s' "$(tail -1 "$WORK/times" | awk '{ for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } } END { printf "%.3f", s }')"
+}
+generator_compare() {
+    ip link add "${P}x" type veth peer name "${P}y" netns "${P}s"
+    ip link set "${P}x" netns "${P}g"
+    link_up "${P}g" "${P}x"; link_up "${P}s" "${P}y"
+    local rx0 rx1 line size c0 c1
+    for size in 64 1500; do
+        for tool in vsbench trafgen vsbench trafgen; do
+            rx0=$(ip netns exec "${P}s" cat "/sys/class/net/${P}y/statistics/rx_packets")
+            child_cpu c0
+            if [ "$tool" = vsbench ]; then
+                line=$(timeout $((DURATION + 20)) "$VSBENCH" --tx-netns "${P}g" --tx-iface "${P}x" \
+                    --size "$size" --flows 100 --duration "$DURATION")
+            else
+                # trafgen: the same frame (IPv4 checksum computed, 100 source addresses).
+                local pad=$((size - 42))
+                printf '{ 0x02,0x56,0x53,0x42,0x00,0x02, 0x02,0,0,0,0,1, c16(0x0800), 0x45,0,c16(%d),0,0,0x40,0,64,17,csumip(14,33), 10,1,0,drnd(1), 10,2,0,1, c16(10000),c16(5000),c16(%d),c16(0), fill(0,%d) }\n' \
+                    $((size - 14)) $((size - 34)) "$pad" >"$WORK/trafgen.cfg"
+                ip netns exec "${P}g" timeout -s INT "$DURATION" trafgen --dev "${P}x" \
+                    --conf "$WORK/trafgen.cfg" --cpus 1 --no-cpu-stats >"$WORK/trafgen.out" 2>&1 || true
+                line="$(grep -E 'packets outgoing' "$WORK/trafgen.out" | tr -s ' ' | head -1)"
+            fi
+            rx1=$(ip netns exec "${P}s" cat "/sys/class/net/${P}y/statistics/rx_packets")
+            child_cpu c1
+            printf 'generator\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$size" \
+                "$(awk -v a="$rx0" -v b="$rx1" -v d="$DURATION" 'BEGIN { printf "%.0f", (b - a) / d }')" \
+                "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')" "$line" >>"$WORK/generator.tsv"
+            log "generator $tool ${size}B: $(tail -1 "$WORK/generator.tsv" | cut -f4) pps received, $(tail -1 "$WORK/generator.tsv" | cut -f5) CPU s"
+        done
+    done
+    ip netns exec "${P}g" ip link del "${P}x" 2>/dev/null || true
+}
+
+# --- rules --------------------------------------------------------------------------------------
+# OpenFlow rules for our switch and Open vSwitch; nftables rules for the kernel. The ACL's
+# traffic sources are 10.1.0.0/16 to 10.2.0.1, UDP ports 10000+ to 5000..5999 (see vsbench).
+write_rules() {
+    awk 'BEGIN {
+        print "priority=10,in_port=1,actions=output:2" > "'"$WORK/p2p.flows"'"
+        print "priority=10,in_port=2,actions=output:1" > "'"$WORK/p2p.flows"'"
+        f = "'"$WORK/acl.flows"'"; n = "'"$WORK/acl.nft"'"
+        for (i = 0; i < 1000; i++) {
+            a = int(i / 256); b = i % 256; p = 1100 + i
+            if (i % 4 == 0) {
+                printf "priority=%d,udp,nw_src=172.16.%d.%d,tp_dst=%d,actions=drop\n", p, a, b, 1000 + i > f
+                printf "ip saddr 172.16.%d.%d udp dport %d drop\n", a, b, 1000 + i > n
+            } else if (i % 4 == 1) {
+                printf "priority=%d,udp,nw_src=192.168.%d.0/24,actions=drop\n", p, b > f
+                printf "ip saddr 192.168.%d.0/24 ip protocol udp drop\n", b > n
+            } else if (i % 4 == 2) {
+                printf "priority=%d,tcp,nw_dst=10.2.%d.%d,tp_dst=%d,actions=drop\n", p, a, b, 80 + i > f
+                printf "ip daddr 10.2.%d.%d tcp dport %d drop\n", a, b, 80 + i > n
+            } else {
+                printf "priority=%d,udp,nw_src=10.1.0.0/16,tp_dst=%d,actions=drop\n", p, 7000 + i > f
+                printf "ip saddr 10.1.0.0/16 udp dport %d drop\n", 7000 + i > n
+            }
+        }
+        print "priority=10,in_port=1,actions=output:2" > f
+        print "priority=10,in_port=2,actions=output:1" > f
+    }'
+}
+
+# --- switches -----------------------------------------------------------------------------------
+start_ours() {
+    rm -rf "$WORK/vs" && mkdir -p "$WORK/vs"
+    RUST_LOG=warn "$VSWITCHD" --socket "$WORK/vs/sock" --state-dir "$WORK/vs/state" \
+        2>>"$WORK/vswitchd.log" &
+    VS_PID=$!
+    for _ in $(seq 100); do [ -S "$WORK/vs/sock" ] && break; sleep 0.1; done
+    [ -S "$WORK/vs/sock" ] || { log "vswitchd did not start"; return 1; }
+    ours add-br br0 >/dev/null
+    local out
+    out="$(ours add-port br0 "${P}a" type=afxdp ofport=1; ours add-port br0 "${P}b" type=afxdp ofport=2)"
+    echo "$out" >>"$WORK/vswitchd.log"
+    if grep -q 'not up' <<<"$out"; then log "our ports are not up: $out"; return 1; fi
+    SWITCH_PID="$VS_PID"
+}
+ours() { "$OFCTL" --socket "$WORK/vs/sock" "$@"; }
+ours_flows() { ours del-flows br0 >/dev/null; ours add-flows br0 "$1" >/dev/null; }
+
+OVS_BR="${P}o"
+ovs_ctl() { ovs-vsctl --db="unix:$OVS_DIR/db.sock" "$@"; }
+ovs_of() { ovs-ofctl -O OpenFlow13 "$@"; }
+start_ovs() {
+    rm -rf "$OVS_DIR" && mkdir -p "$OVS_DIR"
+    export OVS_RUNDIR="$OVS_DIR" OVS_LOGDIR="$OVS_DIR" OVS_DBDIR="$OVS_DIR" OVS_SYSCONFDIR="$OVS_DIR"
+    ovsdb-tool create "$OVS_DIR/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+    ovsdb-server "$OVS_DIR/conf.db" --remote="punix:$OVS_DIR/db.sock" \
+        --pidfile="$OVS_DIR/ovsdb-server.pid" --detach --log-file="$OVS_DIR/ovsdb-server.log"
+    ovs_ctl --no-wait init
+    ovs-vswitchd "unix:$OVS_DIR/db.sock" --pidfile="$OVS_DIR/ovs-vswitchd.pid" --detach \
+        --log-file="$OVS_DIR/ovs-vswitchd.log"
+    ovs_ctl add-br "$OVS_BR" -- set bridge "$OVS_BR" datapath_type=netdev \
+        -- add-port "$OVS_BR" "${P}a" -- set interface "${P}a" type=afxdp options:xdp-mode=native ofport_request=1 \
+        -- add-port "$OVS_BR" "${P}b" -- set interface "${P}b" type=afxdp options:xdp-mode=native ofport_request=2
+    local ofa ofb
+    for _ in $(seq 100); do
+        ofa="$(ovs_ctl get interface "${P}a" ofport)"; ofb="$(ovs_ctl get interface "${P}b" ofport)"
+        [ "$ofa" = 1 ] && [ "$ofb" = 2 ] && break
+        sleep 0.1
+    done
+    if [ "$ofa" != 1 ] || [ "$ofb" != 2 ]; then
+        log "Open vSwitch ports not up (ofport $ofa $ofb): $(ovs_ctl get interface "${P}a" error)"
+        return 1
+    fi
+    SWITCH_PID="$(cat "$OVS_DIR/ovs-vswitchd.pid")"
+}
+ovs_flows() { ovs_of del-flows "unix:$OVS_DIR/$OVS_BR.mgmt"; ovs_of add-flows "unix:$OVS_DIR/$OVS_BR.mgmt" "$1"; }
+
+start_kernel() {
+    ip link add "${P}k" type bridge
+    ip link set "${P}a" master "${P}k"
+    ip link set "${P}b" master "${P}k"
+    link_up "${P}k"
+    SWITCH_PID=""
+}
+kernel_rules() { # acl|none
+    nft delete table bridge "$P" 2>/dev/null || true
+    {
+        echo "table bridge $P {"
+        echo "  chain churn { }"
+        echo "  chain forward {"
+        echo "    type filter hook forward priority 0; policy accept;"
+        echo "    jump churn"
+        [ "$1" = acl ] && sed 's/^/    /' "$WORK/acl.nft"
+        echo "  }"
+        echo "}"
+    } >"$WORK/kernel.nft"
+    nft -f "$WORK/kernel.nft"
+}
+
+start_switch() { # name
+    case "$1" in
+        ours) start_ours ;;
+        ovs) start_ovs ;;
+        kernel) start_kernel ;;
+    esac
+}
+stop_switch() {
+    case "$1" in
+        ours) stop_ours ;;
+        ovs) stop_ovs ;;
+        kernel) stop_kernel ;;
+    esac
+}
+load_rules() { # switch scenario
+    local file="$WORK/p2p.flows"
+    [ "$2" = acl ] && file="$WORK/acl.flows"
+    case "$1" in
+        ours) ours_flows "$file" ;;
+        ovs) ovs_flows "$file" ;;
+        kernel) if [ "$2" = acl ]; then kernel_rules acl; else kernel_rules none; fi ;;
+    esac
+}
+
+# Churn: 1000 rule changes a second, for at most $2 seconds (bounded by time and by step count).
+# Each step (nominally every 100 ms) adds a batch of rules and deletes the previous step's batch
+# (kernel: flushes the churn chain and refills it); a batch is sized so the total so far keeps up
+# with 1000 changes/s even when a step takes longer than 100 ms on a busy machine. Writes the
+# number of changes made to $WORK/churn.
+churn_loop() { # switch seconds
+    local sw="$1" start now steps=0 changes=0 prev=0 adds k f due old
+    start=$(date +%s%N)
+    while now=$(date +%s%N) && [ "$now" -lt $((start + $2 * 1000000000)) ] && [ "$steps" -lt $(( $2 * 20 )) ]; do
+        due=$(( (now - start) / 1000000 + 100 - changes ))   # 1 change per ms, one step ahead
+        adds=$((due - prev)); [ "$adds" -lt 1 ] && adds=1; [ "$adds" -gt 5000 ] && adds=5000
+        k=$((steps + 1)); f="$WORK/churn-$k"
+        awk -v k="$((1000 + k))" -v n="$adds" -v sw="$sw" 'BEGIN {
+            for (i = 0; i < n; i++) {
+                if (sw == "kernel")
+                    printf "add rule bridge '"$P"' churn ip saddr 172.31.%d.%d udp dport %d drop\n", k % 256, i % 256, 2000 + i
+                else
+                    printf "cookie=%d,priority=500,udp,nw_src=172.31.%d.%d,tp_dst=%d,actions=drop\n", k, k % 256, i % 256, 2000 + i
+            }
+        }' >"$f"
+        # Step k's rules carry cookie 1000+k; the base rules (cookie 0) are never selected.
+        old="cookie=$((1000 + steps))/0xffffffffffffffff"
+        case "$sw" in
+            ours) ours add-flows br0 "$f" >/dev/null &&
+                  { [ "$steps" = 0 ] || ours del-flows br0 "$old" >/dev/null; } ;;
+            ovs) ovs_of add-flows "unix:$OVS_DIR/$OVS_BR.mgmt" "$f" &&
+                 { [ "$steps" = 0 ] || ovs_of del-flows "unix:$OVS_DIR/$OVS_BR.mgmt" "$old"; } ;;
+            kernel) { echo "flush chain bridge $P churn"; cat "$f"; } >"$f.nft" && nft -f "$f.nft" ;;
+        esac
+        changes=$((changes + adds + prev))
+        prev=$adds
+        steps=$k
+        rm -f "$f" "$f.nft"
+        echo "$changes" >"$WORK/churn"
+        now=$(date +%s%N)
+        [ $(( (now - start) / 1000000 )) -lt $((steps * 100)) ] && sleep 0.1
+    done
+}
+
+# utime + stime of every thread of process $1 (0 without a process), in clock ticks.
+# Frames the kernel dropped on the four veth ends (a full XDP or backlog queue, mostly): the
+# loss that happened before the switch under test saw the frame or after it sent it.
+veth_drops() {
+    local n=0 v
+    v=$(ip netns exec "${P}g" cat "/sys/class/net/${P}g0/statistics/tx_dropped"); n=$((n + v))
+    v=$(cat "/sys/class/net/${P}a/statistics/rx_dropped"); n=$((n + v))
+    v=$(cat "/sys/class/net/${P}b/statistics/tx_dropped"); n=$((n + v))
+    v=$(ip netns exec "${P}s" cat "/sys/class/net/${P}s0/statistics/rx_dropped"); n=$((n + v))
+    echo "$n"
+}
+proc_ticks() { if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then awk '{ print $14 + $15 }' "/proc/$1/stat"; else echo 0; fi; }
+softirq_ticks() { awk '/^cpu / { print $8 }' /proc/stat; }
+
+# One measurement. Appends a row to $RESULTS.
+point() { # round switch scenario size flows
+    local round="$1" sw="$2" scen="$3" size="$4" flows="$5" line t0 t1 s0 s1 d0 d1 churned=0 churn_s
+    [ "$scen" = churn ] && { echo 0 >"$WORK/churn"; churn_s=$(awk -v d="$DURATION" 'BEGIN { printf "%d", d + 1.999 }'); churn_loop "$sw" "$churn_s" & CHURN_PID=$!; }
+    d0=$(veth_drops); t0=$(proc_ticks "$SWITCH_PID"); s0=$(softirq_ticks)
+    line=$(timeout $((${DURATION%.*} + 30)) "$VSBENCH" --tx-netns "${P}g" --tx-iface "${P}g0" \
+        --rx-netns "${P}s" --rx-iface "${P}s0" --size "$size" --flows "$flows" --rate "$RATE" \
+        --duration "$DURATION" --drain-ms 300) || line="failed"
+    t1=$(proc_ticks "$SWITCH_PID"); s1=$(softirq_ticks); d1=$(veth_drops)
+    if [ "$scen" = churn ]; then
+        stop_churn
+        churned=$(awk -v c="$(cat "$WORK/churn")" -v s="$churn_s" 'BEGIN { printf "%.0f", c / s }')
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$sw" "$scen" "$size" "$flows" \
+        "$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN { printf "%.3f", t / hz }')" \
+        "$(awk -v t=$((s1 - s0)) -v hz="$HZ" 'BEGIN { printf "%.3f", t / hz }')" \
+        "$churned" "$line veth_drops=$((d1 - d0))" >>"$RESULTS"
+    # Our switch's own account of the frames it dropped, for the report's diagnosis.
+    [ "$sw" = ours ] && { echo "== round $round $scen ${size}B"; ours dump-drops br0; ours dump-ports br0; } >>"$WORK/ours-drops.txt" 2>&1
+    log "round $round $sw $scen ${size}B ${flows} flows: $(field "$line" delivered_pps) pps forwarded of $(field "$line" offered_pps) offered"
+}
+field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+
+scenario_points() { # round switch scenario
+    case "$3" in
+        p2p) for s in $SIZES; do point "$1" "$2" p2p "$s" 1; done ;;
+        acl) point "$1" "$2" acl 64 1000 ;;
+        flows10k) point "$1" "$2" flows10k 64 10000 ;;
+        churn) point "$1" "$2" churn 64 1000 ;;
+    esac
+}
+
+# --- run ----------------------------------------------------------------------------------------
+setup_net
+: >"$RESULTS"
+: >"$WORK/generator.tsv"
+: >"$WORK/notrun"
+LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
+generator_compare
+if [ "$GEN_ONLY" = 0 ]; then
+    write_rules
+    for round in $(seq "$ROUNDS"); do
+        for sw in $SWITCHES; do
+            if ! start_switch "$sw" 2>>"$WORK/$sw.err"; then
+                log "$sw: could not start (round $round): $(tail -3 "$WORK/$sw.err" | tr '\n' ' ')"
+                echo "$sw round $round: $(tail -3 "$WORK/$sw.err" | tr '\n' ' ')" >>"$WORK/notrun"
+                stop_switch "$sw"
+                continue
+            fi
+            for scen in $SCENARIOS; do
+                if load_rules "$sw" "$scen" 2>>"$WORK/$sw.err"; then
+                    scenario_points "$round" "$sw" "$scen"
+                else
+                    log "$sw: rules for $scen not loaded: $(tail -2 "$WORK/$sw.err" | tr '\n' ' ')"
+                    echo "$sw $scen round $round: rules not loaded" >>"$WORK/notrun"
+                fi
+            done
+            stop_switch "$sw"
+            sleep 1
+        done
+    done
+fi
+LOAD1="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- report -------------------------------------------------------------------------------------
+# Per (scenario, size, switch): mean over rounds of offered pps, forwarded pps, loss, latency
+# p50/p99, CPU ns per forwarded packet; then the ratios of ours to each peer.
+TABLE="$WORK/table.md"
+{
+    echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — $(nproc) cores, kernel $(uname -r), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')"
+    echo
+    echo "\`scripts/bench.sh --duration $DURATION --rounds $ROUNDS$([ "$RATE" = 0 ] || echo " --rate $RATE")\` (switches: $SWITCHES; $([ "$RATE" = 0 ] && echo "flat out" || echo "at $RATE frames/s")), $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }' | head -1)."
+    echo "Load average before/after: $LOAD0 / $LOAD1 (the machine is shared: figures are noisy)."
+    echo
+    echo "Generator (bare veth pair, one sending thread, $DURATION s, 2 runs each alternating; frames/s reaching the peer, and frames per CPU second of the generator process):"
+    echo
+    echo "| frame | vsbench pps | trafgen pps | vsbench frames/CPU s | trafgen frames/CPU s | ratio per CPU s |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    awk -F'\t' '{ s[$3, $2] += $4; c[$3, $2] += $5; n[$3, $2]++; sz[$3] = 1 }
+        END { for (z in sz) { v = s[z, "vsbench"] / n[z, "vsbench"]; t = s[z, "trafgen"] / n[z, "trafgen"];
+              vc = (c[z, "vsbench"] > 0 ? s[z, "vsbench"] * '"$DURATION"' / c[z, "vsbench"] : 0)
+              tc = (c[z, "trafgen"] > 0 ? s[z, "trafgen"] * '"$DURATION"' / c[z, "trafgen"] : 0)
+              printf "| %dB | %.0f | %.0f | %.0f | %.0f | %.2f |\n", z, v, t, vc, tc, (tc > 0 ? vc / tc : 0) } }' "$WORK/generator.tsv" | sort -t'|' -k2 -n
+    echo
+    if [ -s "$RESULTS" ]; then
+        echo "| scenario | frame | flows | switch | offered pps | forwarded pps | loss (of which veth drops) | lat p50/p99 µs | switch CPU ns/pkt | softirq ns/pkt | fwd vs OVS | fwd vs kernel | switch CPU/pkt vs OVS |"
+        echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        awk -F'\t' '
+        function kv(line, key,   a, i, n, p) { n = split(line, a, " "); for (i = 1; i <= n; i++) { split(a[i], p, "="); if (p[1] == key) return p[2] } return "" }
+        {
+            k = $3 SUBSEP $4 SUBSEP $5; sw = $2; keys[k] = 1
+            fwd = kv($9, "received"); sent = kv($9, "sent")
+            n[k, sw]++
+            off[k, sw] += kv($9, "offered_pps"); dp[k, sw] += kv($9, "delivered_pps")
+            loss[k, sw] += kv($9, "loss_pct"); vd[k, sw] += kv($9, "veth_drops"); st[k, sw] += sent; p50[k, sw] += kv($9, "lat_p50_us"); p99[k, sw] += kv($9, "lat_p99_us")
+            cpu[k, sw] += $6; sirq[k, sw] += $7; pk[k, sw] += fwd; ch[k, sw] += $8
+        }
+        END {
+            order["p2p"] = 1; order["acl"] = 2; order["flows10k"] = 3; order["churn"] = 4
+            for (k in keys) {
+                split(k, f, SUBSEP)
+                for (si = 1; si <= 3; si++) {
+                    sw = (si == 1 ? "ours" : si == 2 ? "ovs" : "kernel")
+                    if (!n[k, sw]) continue
+                    c = n[k, sw]
+                    cpp = (pk[k, sw] > 0 ? cpu[k, sw] / pk[k, sw] * 1e9 : 0)
+                    spp = (pk[k, sw] > 0 ? sirq[k, sw] / pk[k, sw] * 1e9 : 0)
+                    r1 = r2 = r3 = "–"
+                    if (sw == "ours" && n[k, "ovs"] && dp[k, "ovs"] > 0) r1 = sprintf("%.2fx", dp[k, sw] / dp[k, "ovs"])
+                    if (sw == "ours" && n[k, "kernel"] && dp[k, "kernel"] > 0) r2 = sprintf("%.2fx", dp[k, sw] / dp[k, "kernel"])
+                    if (sw == "ours" && n[k, "ovs"] && pk[k, "ovs"] > 0 && cpp > 0) r3 = sprintf("%.2fx", cpp / (cpu[k, "ovs"] / pk[k, "ovs"] * 1e9))
+                    name = f[1] (f[1] == "churn" ? sprintf(" (%.0f changes/s)", ch[k, sw] / c) : "")
+                    printf "%d %05d %s | %s | %dB | %d | %s | %.0f | %.0f | %.2f%% (%.2f%%) | %.0f / %.0f | %s | %.0f | %s | %s | %s |\n",
+                        order[f[1]], f[2], si, name, f[2], f[3], sw, off[k, sw] / c, dp[k, sw] / c, loss[k, sw] / c,
+                        (st[k, sw] > 0 ? 100 * vd[k, sw] / st[k, sw] : 0), p50[k, sw] / c, p99[k, sw] / c, (sw == "kernel" ? "–" : sprintf("%.0f", cpp)), spp, r1, r2, r3
+                }
+            }
+        }' "$RESULTS" | sort -k1,1n -k2,2n -k3,3n | cut -d' ' -f4-
+        echo
+    fi
+    if [ -s "$WORK/notrun" ]; then
+        echo "Not run:"
+        sed 's/^/- /' "$WORK/notrun"
+        echo
+    fi
+} >"$TABLE"
+cat "$TABLE"
+cp "$RESULTS" "/tmp/bench-last-results.tsv"
+cp "$WORK/generator.tsv" "/tmp/bench-last-generator.tsv"
+[ -f "$WORK/ours-drops.txt" ] && cp "$WORK/ours-drops.txt" /tmp/bench-last-ours-drops.txt
+
+if [ "$WRITE" = 1 ]; then
+    DOC="$ROOT/docs/PERFORMANCE.md"
+    grep -q '^## End-to-end results' "$DOC" || printf '\n## End-to-end results\n\nNewest first; written by `scripts/bench.sh`.\n' >>"$DOC"
+    # The new table goes right after the section's introduction, above earlier results.
+    awk -v table="$TABLE" '
+        { print }
+        /^## End-to-end results/ { insec = 1; next }
+        insec && /^Newest first/ { print ""; while ((getline l < table) > 0) print l; insec = 0 }
+    ' "$DOC" >"$WORK/doc" && cat "$WORK/doc" >"$DOC"
+    log "results written to docs/PERFORMANCE.md"
+fi
