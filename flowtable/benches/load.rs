@@ -49,6 +49,29 @@ fn load(c: &mut Criterion) {
         )
     });
     g.finish();
+
+    // The size of `scripts/bench-load.sh`, to see how inserting scales with the table's size.
+    const BIG: u32 = 100_000;
+    let big: Vec<_> = flows(BIG)
+        .iter()
+        .map(|t| parse_flow(t).expect("valid flow"))
+        .collect();
+    let mut g = c.benchmark_group("load");
+    g.throughput(Throughput::Elements(u64::from(BIG)));
+    g.sample_size(10);
+    g.bench_function("apply_100k", |b| {
+        b.iter_batched(
+            Tables::new,
+            |mut tables| {
+                for fm in &big {
+                    let _ = tables.apply(fm, false, 0);
+                }
+                tables
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
 }
 
 criterion_group!(benches, load);

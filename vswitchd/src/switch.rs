@@ -760,6 +760,7 @@ impl Switch {
             if summary == ChangeSummary::default() {
                 return Ok((summary, removed));
             }
+            let applied = started.elapsed();
             if let Some(log) = lock(&b.log).as_mut() {
                 log.record(&mods, &tables, &mut lock(&b.texts))
                     .map_err(|e| {
@@ -768,10 +769,13 @@ impl Switch {
                         ))
                     })?;
             }
+            let saved = started.elapsed();
             b.install(Arc::new(tables));
             tracing::debug!(
                 bridge = b.name,
                 flow_mods = mods.len(),
+                apply_ms = u64::try_from(applied.as_millis()).unwrap_or(u64::MAX),
+                save_ms = u64::try_from((saved - applied).as_millis()).unwrap_or(u64::MAX),
                 elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                 "tables changed"
             );
