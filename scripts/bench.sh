@@ -88,6 +88,7 @@ OFCTL="$TARGET/ofctl"
 P="vb$(printf '%04x' $(( $$ % 65536 )))"
 WORK="$(mktemp -d "/tmp/bench-$P.XXXXXX")"
 OVS_DIR="$WORK/ovs"
+OVS_BR="${P}o"
 VS_PID=""
 CHURN_PID=""
 RESULTS="$WORK/results.tsv"
@@ -104,6 +105,9 @@ stop_ours() {
 }
 stop_ovs() {
     local p pid
+    # The netdev datapath's bridge port is a persistent tap: delete the bridge while the daemon
+    # runs, and the device after it has gone in any case.
+    [ -S "$OVS_DIR/db.sock" ] && ovs_ctl --timeout=10 --if-exists del-br "$OVS_BR" 2>/dev/null || true
     for p in ovs-vswitchd ovsdb-server; do
         if [ -f "$OVS_DIR/$p.pid" ]; then
             pid="$(cat "$OVS_DIR/$p.pid")"
@@ -113,6 +117,7 @@ stop_ovs() {
             rm -f "$OVS_DIR/$p.pid"
         fi
     done
+    ip link del "$OVS_BR" 2>/dev/null || true
 }
 stop_kernel() {
     ip link del "${P}k" 2>/dev/null || true
@@ -248,7 +253,6 @@ start_ours() {
 ours() { "$OFCTL" --socket "$WORK/vs/sock" "$@"; }
 ours_flows() { ours del-flows br0 >/dev/null; ours add-flows br0 "$1" >/dev/null; }
 
-OVS_BR="${P}o"
 ovs_ctl() { ovs-vsctl --db="unix:$OVS_DIR/db.sock" "$@"; }
 ovs_of() { ovs-ofctl -O OpenFlow13 "$@"; }
 start_ovs() {
