@@ -228,6 +228,14 @@ pub fn parse_flow_mod(text: &str, command: FlowCommand) -> Result<FlowMod, Synta
                     }
                     let m = parse_number(m).and_then(|m| u64::try_from(m).ok());
                     fm.cookie_mask = m.ok_or_else(bad)?;
+                } else if fm.cookie == u64::MAX {
+                    // OpenFlow reserves all-ones ("no cookie"); ovs-ofctl accepts it for a
+                    // new flow and then loses it. A rule cannot carry it: refuse it.
+                    return Err(SyntaxError::at(
+                        text,
+                        vs,
+                        "cookie 0xffffffffffffffff is reserved by OpenFlow; a flow cannot have it",
+                    ));
                 }
             }
             "out_port" => {
