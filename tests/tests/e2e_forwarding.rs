@@ -104,27 +104,8 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
         .spawn()
         .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     // Read both pipes on threads so that a talkative child never blocks on a full pipe.
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let stdout = reader(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = reader(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
     let deadline = Instant::now() + limit;
     let status = loop {
         match child.try_wait() {
@@ -141,6 +122,17 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
     }
+}
+
+/// Reads `pipe` to its end on a new thread.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
 }
 
 /// A child process killed and reaped on drop (a server the test no longer needs).
@@ -639,12 +631,13 @@ fn forwarding(mode: &str, subnet: u8) {
         // tx against the veth and the receiver's UDP counters).
         let mut why = d.ofctl_ok(&["dump-ports", "br0"]);
         why.push_str(&d.ofctl_ok(&["dump-drops", "br0"]));
-        for cmd in [
-            vec!["ip", "-s", "link", "show", "dev", net.host[0].as_str()],
-            vec!["ip", "-s", "link", "show", "dev", net.host[1].as_str()],
-            vec!["ip", "netns", "exec", ns_b, "cat", "/proc/net/snmp"],
+        let [host_a, host_b] = &net.host;
+        for args in [
+            ["-s", "link", "show", "dev", host_a],
+            ["-s", "link", "show", "dev", host_b],
+            ["netns", "exec", ns_b, "cat", "/proc/net/snmp"],
         ] {
-            let out = run_bounded(Command::new(cmd[0]).args(&cmd[1..]), Duration::from_secs(5));
+            let out = run_bounded(Command::new("ip").args(args), Duration::from_secs(5));
             why.push_str(&String::from_utf8_lossy(&out.stdout));
         }
         panic!(
