@@ -104,27 +104,8 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
         .spawn()
         .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     // Read both pipes on threads so that a talkative child never blocks on a full pipe.
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let stdout = reader(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = reader(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
     let deadline = Instant::now() + limit;
     let status = loop {
         match child.try_wait() {
@@ -141,6 +122,17 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
     }
+}
+
+/// Reads `pipe` to its end on a new thread.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
 }
 
 /// A child process killed and reaped on drop (a server the test no longer needs).
@@ -634,13 +626,25 @@ fn forwarding(mode: &str, subnet: u8) {
         udp.sent.saturating_sub(udp.received)
     );
     assert_eq!(udp.sent, 100_000, "the sender could not send everything");
-    assert_eq!(
-        udp.received,
-        100_000,
-        "UDP datagrams lost:\n{}{}",
-        d.ofctl_ok(&["dump-ports", "br0"]),
-        d.ofctl_ok(&["dump-drops", "br0"])
-    );
+    if udp.received != 100_000 {
+        // Where they were lost: before the switch (port 1 rx), in it (drops), after it (port 2
+        // tx against the veth and the receiver's UDP counters).
+        let mut why = d.ofctl_ok(&["dump-ports", "br0"]);
+        why.push_str(&d.ofctl_ok(&["dump-drops", "br0"]));
+        let [host_a, host_b] = &net.host;
+        for args in [
+            ["-s", "link", "show", "dev", host_a],
+            ["-s", "link", "show", "dev", host_b],
+            ["netns", "exec", ns_b, "cat", "/proc/net/snmp"],
+        ] {
+            let out = run_bounded(Command::new("ip").args(args), Duration::from_secs(5));
+            why.push_str(&String::from_utf8_lossy(&out.stdout));
+        }
+        panic!(
+            "{} of 100000 UDP datagrams lost:\n{why}",
+            100_000 - udp.received
+        );
+    }
 
     // 4. Counters.
     let flows = d.ofctl_ok(&["dump-flows", "br0"]);
