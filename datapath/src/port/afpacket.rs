@@ -123,23 +123,8 @@ impl Port for AfpacketPort {
     }
 
     fn send(&mut self, pkts: &mut Vec<Packet>) -> Result<usize, PortError> {
-        let mut sent = 0;
-        let mut result = Ok(());
-        for pkt in pkts.drain(..) {
-            match netdev::fd_write(self.fd.as_raw_fd(), pkt.data()) {
-                Ok(true) => sent += 1,
-                Ok(false) => {}
-                // Larger than the interface's MTU: dropped, counted by the caller.
-                Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {}
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-        }
-        pkts.clear();
-        result
-            .map(|()| sent)
+        // A frame larger than the interface's MTU is dropped, counted by the caller.
+        netdev::write_batch(self.fd.as_raw_fd(), pkts, libc::EMSGSIZE)
             .map_err(|e| self.io_error("sending", e))
     }
 

@@ -99,23 +99,8 @@ impl Port for TapPort {
     }
 
     fn send(&mut self, pkts: &mut Vec<Packet>) -> Result<usize, PortError> {
-        let mut sent = 0;
-        let mut result = Ok(());
-        for pkt in pkts.drain(..) {
-            match netdev::fd_write(self.fd.as_raw_fd(), pkt.data()) {
-                Ok(true) => sent += 1,
-                Ok(false) => {}
-                // A device that is down refuses frames: they are dropped, as on a link down.
-                Err(e) if e.raw_os_error() == Some(libc::EIO) => {}
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-        }
-        pkts.clear();
-        result
-            .map(|()| sent)
+        // A device that is down refuses frames: they are dropped, as on a link down.
+        netdev::write_batch(self.fd.as_raw_fd(), pkts, libc::EIO)
             .map_err(|e| self.io_error("writing to the tap device", e))
     }
 

@@ -232,6 +232,32 @@ pub fn fd_write(fd: RawFd, frame: &[u8]) -> io::Result<bool> {
     }
 }
 
+/// Writes every packet of `pkts` to `fd` one frame per `write(2)`, draining `pkts`, and returns
+/// how many the device took. A full queue, or the errno `dropped` (what this kind of device
+/// answers for a frame it refuses outright, e.g. `EMSGSIZE` on a packet socket or `EIO` on a tap
+/// that is down), drops the frame for the caller to count; any other error stops the batch.
+pub fn write_batch(
+    fd: RawFd,
+    pkts: &mut Vec<crate::packet::Packet>,
+    dropped: i32,
+) -> io::Result<usize> {
+    let mut sent = 0;
+    let mut result = Ok(());
+    for pkt in pkts.drain(..) {
+        match fd_write(fd, pkt.data()) {
+            Ok(true) => sent += 1,
+            Ok(false) => {}
+            Err(e) if e.raw_os_error() == Some(dropped) => {}
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    pkts.clear();
+    result.map(|()| sent)
+}
+
 /// Maps EAGAIN to `Ok(None)`.
 fn would_block<T>(err: io::Error) -> io::Result<Option<T>> {
     if err.kind() == io::ErrorKind::WouldBlock {
