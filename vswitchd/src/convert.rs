@@ -743,24 +743,9 @@ pub fn rule_line(rule: &FlowRule, text: &RuleText) -> String {
     if rule.importance != 0 {
         let _ = write!(line, ",importance={}", rule.importance);
     }
-    let FlowModFlags {
-        send_flow_rem,
-        check_overlap,
-        reset_counts,
-        no_packet_counts,
-        no_byte_counts,
-    } = rule.flags;
-    for (on, name) in [
-        (send_flow_rem, "send_flow_rem"),
-        (check_overlap, "check_overlap"),
-        (reset_counts, "reset_counts"),
-        (no_packet_counts, "no_packet_counts"),
-        (no_byte_counts, "no_byte_counts"),
-    ] {
-        if on {
-            line.push(',');
-            line.push_str(name);
-        }
+    for name in rule.flags.names() {
+        line.push(',');
+        line.push_str(name);
     }
     if !text.match_text.is_empty() {
         line.push(',');
@@ -796,24 +781,9 @@ pub fn flow_mod_text(fm: &FlowMod) -> String {
             let _ = write!(line, ",{name}={value}");
         }
     }
-    let FlowModFlags {
-        send_flow_rem,
-        check_overlap,
-        reset_counts,
-        no_packet_counts,
-        no_byte_counts,
-    } = fm.flags;
-    for (on, name) in [
-        (send_flow_rem, "send_flow_rem"),
-        (check_overlap, "check_overlap"),
-        (reset_counts, "reset_counts"),
-        (no_packet_counts, "no_packet_counts"),
-        (no_byte_counts, "no_byte_counts"),
-    ] {
-        if on {
-            line.push(',');
-            line.push_str(name);
-        }
+    for name in fm.flags.names() {
+        line.push(',');
+        line.push_str(name);
     }
     if let Some(p) = fm.out_port {
         let _ = write!(line, ",out_port={p}");

@@ -58,6 +58,28 @@ pub struct FlowModFlags {
     pub no_byte_counts: bool,
 }
 
+impl FlowModFlags {
+    /// The keywords of the flags that are set, in the order `ovs-ofctl` prints them.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        let FlowModFlags {
+            send_flow_rem,
+            check_overlap,
+            reset_counts,
+            no_packet_counts,
+            no_byte_counts,
+        } = self;
+        [
+            (send_flow_rem, "send_flow_rem"),
+            (check_overlap, "check_overlap"),
+            (reset_counts, "reset_counts"),
+            (no_packet_counts, "no_packet_counts"),
+            (no_byte_counts, "no_byte_counts"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+    }
+}
+
 /// One flow table modification, as a line of `ovs-ofctl add-flow`/`mod-flows`/`del-flows`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlowMod {
@@ -327,24 +349,7 @@ impl fmt::Display for FlowMod {
         if self.hard_timeout != 0 {
             parts.push(format!("hard:{}", self.hard_timeout));
         }
-        let FlowModFlags {
-            send_flow_rem,
-            check_overlap,
-            reset_counts,
-            no_packet_counts,
-            no_byte_counts,
-        } = self.flags;
-        for (on, name) in [
-            (send_flow_rem, "send_flow_rem"),
-            (check_overlap, "check_overlap"),
-            (reset_counts, "reset_counts"),
-            (no_packet_counts, "no_packet_counts"),
-            (no_byte_counts, "no_byte_counts"),
-        ] {
-            if on {
-                parts.push(name.into());
-            }
-        }
+        parts.extend(self.flags.names().map(String::from));
         if let Some(p) = self.out_port {
             parts.push(format!("out_port:{p}"));
         }
