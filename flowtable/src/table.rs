@@ -363,12 +363,8 @@ impl Tables {
             .ok_or(FlowModError::BadTable(table))?;
         crate::action::validate(&fm.actions, &fm.match_, table)
             .map_err(FlowModError::BadActions)?;
-        let existing = slot
-            .rules
-            .find_exact(&fm.match_, fm.priority)
-            .map(|r| r.value.clone());
         if fm.flags.check_overlap
-            && existing.is_none()
+            && slot.rules.find_exact(&fm.match_, fm.priority).is_none()
             && slot.rules.has_overlap(&fm.match_, fm.priority)
         {
             return Err(FlowModError::Overlap {
@@ -376,29 +372,32 @@ impl Tables {
                 priority: fm.priority,
             });
         }
-        // Replacing an identical rule keeps its counters unless asked otherwise (OpenFlow 1.3,
-        // OFPFF_RESET_COUNTS); the replacement is a new rule in every other respect.
-        let stats = match &existing {
-            Some(old) if !fm.flags.reset_counts => old.stats.clone(),
-            _ => Arc::default(),
-        };
-        let rule = FlowRule {
-            table,
-            match_: fm.match_,
-            priority: fm.priority,
-            cookie: fm.cookie,
-            idle_timeout: fm.idle_timeout,
-            hard_timeout: fm.hard_timeout,
-            importance: fm.importance,
-            flags: fm.flags,
-            actions: fm.actions.as_slice().into(),
-            created: now,
-            stats,
-        };
-        Arc::make_mut(slot)
+        let actions: Arc<[Action]> = fm.actions.as_slice().into();
+        let replaced = Arc::make_mut(slot)
             .rules
-            .insert(fm.match_, fm.priority, Arc::new(rule));
-        Ok(match existing {
+            .insert_with(fm.match_, fm.priority, |existing| {
+                // Replacing an identical rule keeps its counters unless asked otherwise
+                // (OpenFlow 1.3, OFPFF_RESET_COUNTS); the replacement is a new rule in every
+                // other respect.
+                let stats = match existing {
+                    Some(old) if !fm.flags.reset_counts => old.stats.clone(),
+                    _ => Arc::default(),
+                };
+                Arc::new(FlowRule {
+                    table,
+                    match_: fm.match_,
+                    priority: fm.priority,
+                    cookie: fm.cookie,
+                    idle_timeout: fm.idle_timeout,
+                    hard_timeout: fm.hard_timeout,
+                    importance: fm.importance,
+                    flags: fm.flags,
+                    actions,
+                    created: now,
+                    stats,
+                })
+            });
+        Ok(match replaced {
             Some(_) => Outcome {
                 modified: 1,
                 ..Outcome::default()

@@ -436,15 +436,21 @@ impl<T: Clone> Classifier<T> {
     /// `T: Clone` because changes are copy-on-write: a rule shared with a clone of this
     /// classifier is copied before it is handed back.
     pub fn insert(&mut self, match_: Match, priority: u16, value: T) -> Option<T> {
+        self.insert_with(match_, priority, |_| value)
+    }
+
+    /// [`Self::insert`] of the value `make` builds from the value of the rule it replaces, if
+    /// any: one search for the rule's place serves both, where a [`Self::find_exact`] followed
+    /// by an insert would search twice.
+    pub fn insert_with(
+        &mut self,
+        match_: Match,
+        priority: u16,
+        make: impl FnOnce(Option<&T>) -> T,
+    ) -> Option<T> {
         let match_ = normalized(&match_);
         let seq = self.next_seq;
         self.next_seq += 1;
-        let rule = Arc::new(Rule {
-            match_,
-            priority,
-            value,
-            seq,
-        });
         let pos = match self.subtable_pos(&match_.mask) {
             Some(pos) => pos,
             None => {
@@ -457,7 +463,14 @@ impl<T: Clone> Classifier<T> {
             }
         };
         let st = Arc::make_mut(self.subtables.get_mut(pos)?);
-        let old = st.insert(rule);
+        let old = st.insert_with(&match_, priority, |old| {
+            Arc::new(Rule {
+                match_,
+                priority,
+                value: make(old.map(|r| &r.value)),
+                seq,
+            })
+        });
         if old.is_none() {
             self.n_rules += 1;
             let plens = st.trie_plens;

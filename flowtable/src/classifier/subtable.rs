@@ -557,43 +557,49 @@ impl<T> Subtable<T> {
 }
 
 impl<T: Clone> Subtable<T> {
-    /// Adds `rule`, or replaces the rule with the same match and priority and returns it.
-    pub fn insert(&mut self, rule: Arc<Rule<T>>) -> Option<Arc<Rule<T>>> {
-        let hashes = self.hashes(&rule.match_.key);
+    /// Adds the rule `make` builds for match `m` (normalized, with this subtable's mask) and
+    /// `priority`, or replaces the rule with the same match and priority and returns it; `make`
+    /// sees the rule it replaces.
+    pub fn insert_with(
+        &mut self,
+        m: &Match,
+        priority: u16,
+        make: impl FnOnce(Option<&Rule<T>>) -> Arc<Rule<T>>,
+    ) -> Option<Arc<Rule<T>>> {
+        let hashes = self.hashes(&m.key);
         let full = hashes.full();
-        if let Some(bucket) = self.rules.shard_mut(full).and_then(|s| s.get_mut(&full)) {
+        let shard = self.rules.shard_mut(full)?;
+        if let Some(bucket) = shard.get_mut(&full) {
             let same = bucket
                 .rules_mut()
                 .iter_mut()
-                .find(|r| r.priority == rule.priority && r.match_ == rule.match_);
+                .find(|r| r.priority == priority && r.match_ == *m);
             if let Some(slot) = same {
+                let rule = make(Some(slot));
                 let old = std::mem::replace(slot, rule);
                 bucket.resort();
                 return Some(old);
             }
         }
+        let rule = make(None);
+        let seq = rule.seq;
+        match shard.get_mut(&full) {
+            Some(bucket) => bucket.add(rule),
+            None => {
+                shard.insert(full, Bucket::One(rule));
+            }
+        }
         for (index, &h) in self.indices.iter_mut().zip(hashes.partial()) {
             index.add(h);
         }
-        let count = self
-            .priorities
-            .entry(rule.priority)
-            .or_insert(PriorityCount {
-                n_rules: 0,
-                min_seq: rule.seq,
-            });
+        let count = self.priorities.entry(priority).or_insert(PriorityCount {
+            n_rules: 0,
+            min_seq: seq,
+        });
         count.n_rules += 1;
-        count.min_seq = count.min_seq.min(rule.seq);
+        count.min_seq = count.min_seq.min(seq);
         self.refresh_top();
         self.n_rules += 1;
-        if let Some(shard) = self.rules.shard_mut(full) {
-            match shard.get_mut(&full) {
-                Some(bucket) => bucket.add(rule),
-                None => {
-                    shard.insert(full, Bucket::One(rule));
-                }
-            }
-        }
         None
     }
 
