@@ -745,7 +745,7 @@ pub fn pipeline<T: Send, R: Send>(
 ) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     // The calling thread is busy consuming: one core fewer for mapping.
-    let workers = cores - 1;
+    let workers = cores;
     if workers == 0 || items.len() < PARALLEL_MIN {
         for item in items {
             if sink(f(item)).is_break() {

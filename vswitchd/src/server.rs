@@ -277,6 +277,10 @@ pub async fn bind_unix(path: &Path) -> Result<UnixListener, DaemonError> {
 /// can be trusted with a larger window.
 const LOCAL_WINDOW: u32 = 8 << 20;
 
+/// Largest HTTP/2 frame the Unix socket accepts: 1 MiB rather than 16 KiB, so a large request
+/// arrives in a few frames (fewer wake-ups and copies on both sides).
+const LOCAL_FRAME: u32 = 1 << 20;
+
 /// Serves `api` on the Unix listener until `shutdown` resolves.
 pub async fn serve_unix(
     api: &Api,
@@ -287,6 +291,7 @@ pub async fn serve_unix(
     Server::builder()
         .initial_stream_window_size(LOCAL_WINDOW)
         .initial_connection_window_size(LOCAL_WINDOW)
+        .max_frame_size(Some(LOCAL_FRAME))
         .add_routes(routes)
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
         .await
