@@ -429,7 +429,6 @@ impl v1::bundles_server::Bundles for Api {
         request: Request<v1::BundleRequest>,
     ) -> Result<Response<v1::FlowModResult>, Status> {
         let r = request.into_inner();
-        tracing::debug!(at = ?std::time::SystemTime::now(), "TMPCOMMIT");
         self.switch.bridge(&r.bridge).map_err(status)?;
         let n = r.mods.len();
         let summary = self

@@ -281,7 +281,7 @@ impl<T> Clone for Subtable<T> {
 #[derive(Debug)]
 pub(crate) enum Visit<'a, T> {
     /// The best rule of the subtable for the key; the whole mask is in the megaflow.
-    Match(&'a Rule<T>),
+    Match(&'a Arc<Rule<T>>),
     /// No rule; the bits that show it are in the megaflow.
     Miss,
     /// No rule, found at the given stage, which holds a prefix-tracked field; the bits that show
@@ -434,8 +434,8 @@ impl<T> Subtable<T> {
     }
 
     /// Every rule.
-    pub fn iter(&self) -> impl Iterator<Item = &Rule<T>> {
-        self.rules.values().flat_map(Bucket::rules).map(|r| &**r)
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Rule<T>>> {
+        self.rules.values().flat_map(Bucket::rules)
     }
 
     /// Looks `key` up. On a match, ORs the whole mask into `wc`. On a miss, either ORs into `wc`
@@ -536,13 +536,12 @@ impl<T> Subtable<T> {
             .all(|&(i, m)| masked_word(wcw, i, m) == m)
     }
 
-    fn best_in(&self, hash: u64, kw: &[u64; FlowKey::WORDS]) -> Option<&Rule<T>> {
+    fn best_in(&self, hash: u64, kw: &[u64; FlowKey::WORDS]) -> Option<&Arc<Rule<T>>> {
         self.rules
             .get(hash)?
             .rules()
             .iter()
             .find(|r| self.matches(r, kw))
-            .map(|r| &**r)
     }
 
     /// ORs the mask words `..end` (the stages hashed so far) into `wc`.
