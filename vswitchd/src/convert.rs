@@ -946,6 +946,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pipeline_keeps_order_and_stops_when_told() {
+        // Enough items for worker threads, and a last chunk that is not full.
+        let n = PARALLEL_MIN * 3 + 17;
+        let mut seen = Vec::new();
+        pipeline(
+            (0..n).collect(),
+            |i| i * 2,
+            |v| {
+                seen.push(v);
+                ControlFlow::Continue(())
+            },
+        );
+        assert_eq!(seen, (0..n).map(|i| i * 2).collect::<Vec<_>>());
+
+        let stop = PIPELINE_CHUNK * 2 + 5;
+        let mut seen = Vec::new();
+        pipeline(
+            (0..n).collect(),
+            |i| i,
+            |v| {
+                seen.push(v);
+                if v == stop {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        );
+        assert_eq!(seen, (0..=stop).collect::<Vec<_>>());
+
+        let mut seen = Vec::new();
+        pipeline(
+            vec![3, 1, 2],
+            |i| i,
+            |v| {
+                seen.push(v);
+                ControlFlow::Continue(())
+            },
+        );
+        assert_eq!(seen, [3, 1, 2]);
+    }
+
+    #[test]
     fn flow_mod_text_round_trips() {
         let cases = [
             (FlowCommand::Add, "table=3,priority=7,cookie=0x1f,idle_timeout=10,hard_timeout=20,importance=3,send_flow_rem,check_overlap,ip,nw_dst=10.0.0.0/8,actions=dec_ttl,output:2"),

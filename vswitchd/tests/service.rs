@@ -658,6 +658,41 @@ async fn a_bundle_with_one_bad_flow_changes_nothing() {
     );
     assert_eq!(h.dump_texts("br0").await.len(), 1);
 
+    // Flow mods are parsed ahead of the one being applied, but the first failure in bundle
+    // order is named: a refused add (here an overlap) before a syntax error further on.
+    let mut mods: Vec<v1::FlowMod> = (0..10_000)
+        .map(|i| {
+            add_mod(&format!(
+                "priority=100,ip,nw_dst=10.2.{}.{},actions=output:1",
+                i / 256,
+                i % 256
+            ))
+        })
+        .collect();
+    if let Some(m) = mods.get_mut(3000) {
+        *m = add_mod("priority=1,check_overlap,tcp,actions=drop");
+    }
+    if let Some(m) = mods.get_mut(9000) {
+        *m = add_mod("priority=100,ip,nw_dst=10.0.0.300,actions=output:1");
+    }
+    let status = match h
+        .bundles()
+        .commit(v1::BundleRequest {
+            bridge: "br0".into(),
+            mods,
+        })
+        .await
+    {
+        Ok(r) => panic!("bundle accepted: {r:?}"),
+        Err(s) => s,
+    };
+    assert!(
+        status.message().starts_with("flow mod 3000: flow overlaps"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(h.dump_texts("br0").await.len(), 1);
+
     // A table error in a bundle is reported with its index too.
     let status = match h
         .bundles()
