@@ -139,6 +139,10 @@ pub struct Classifier<T> {
     n_rules: usize,
     next_seq: u64,
     next_subtable_id: u64,
+    /// Where the subtable of the last insert was left: consecutive inserts tend to share a
+    /// mask (a bulk load of host routes), and comparing one mask costs less than hashing it
+    /// to find its subtable. A hint only: it is checked before it is used.
+    last_insert: usize,
 }
 
 impl<T> Clone for Classifier<T> {
@@ -151,6 +155,7 @@ impl<T> Clone for Classifier<T> {
             n_rules: self.n_rules,
             next_seq: self.next_seq,
             next_subtable_id: self.next_subtable_id,
+            last_insert: self.last_insert,
         }
     }
 }
@@ -286,6 +291,7 @@ impl<T> Classifier<T> {
             n_rules: 0,
             next_seq: 0,
             next_subtable_id: 0,
+            last_insert: 0,
         }
     }
 
@@ -422,8 +428,8 @@ impl<T> Classifier<T> {
     }
 
     /// Moves the subtable at `pos` to its place in the visiting order after its priorities
-    /// changed.
-    fn reorder(&mut self, pos: usize) {
+    /// changed, and returns that place.
+    fn reorder(&mut self, pos: usize) -> usize {
         let mut pos = pos;
         while pos > 0 && self.out_of_order(pos - 1, pos) {
             self.subtables.swap(pos - 1, pos);
@@ -433,6 +439,7 @@ impl<T> Classifier<T> {
             self.subtables.swap(pos, pos + 1);
             pos += 1;
         }
+        pos
     }
 
     fn out_of_order(&self, a: usize, b: usize) -> bool {
@@ -466,16 +473,23 @@ impl<T: Clone> Classifier<T> {
         let match_ = normalized(&match_);
         let seq = self.next_seq;
         self.next_seq += 1;
-        let pos = match self.subtable_pos(&match_.mask) {
+        let hinted = self
+            .subtables
+            .get(self.last_insert)
+            .is_some_and(|s| s.mask.words() == match_.mask.words());
+        let pos = match hinted.then_some(self.last_insert) {
             Some(pos) => pos,
-            None => {
-                let id = self.next_subtable_id;
-                self.next_subtable_id += 1;
-                self.by_mask.insert(match_.mask, id);
-                self.subtables
-                    .push(Arc::new(Subtable::new(match_.mask, id)));
-                self.subtables.len() - 1
-            }
+            None => match self.subtable_pos(&match_.mask) {
+                Some(pos) => pos,
+                None => {
+                    let id = self.next_subtable_id;
+                    self.next_subtable_id += 1;
+                    self.by_mask.insert(match_.mask, id);
+                    self.subtables
+                        .push(Arc::new(Subtable::new(match_.mask, id)));
+                    self.subtables.len() - 1
+                }
+            },
         };
         let st = Arc::make_mut(self.subtables.get_mut(pos)?);
         let old = st.insert_with(&match_, priority, |old| {
@@ -491,7 +505,7 @@ impl<T: Clone> Classifier<T> {
             let plens = st.trie_plens;
             self.track_prefixes(&plens, &match_.key, true);
         }
-        self.reorder(pos);
+        self.last_insert = self.reorder(pos);
         old
     }
 
