@@ -12,10 +12,13 @@
 //!
 //! # Rules and their counters
 //!
-//! Rules are shared between versions as `Arc<FlowRule>`. Their packet, byte and last-used
-//! counters are atomics inside a separately shared [`RuleStats`], so the datapath can credit a
-//! rule from any thread while the control plane builds the next version, and a modify that keeps
-//! the counters (no `reset_counts`) hands the same `RuleStats` to the new rule.
+//! Rules are shared between versions as `Arc<FlowRule>`, the very allocation the classifier
+//! indexes (a [`FlowRule`] is the classifier's rule of a [`FlowEntry`]), so a rule's match is
+//! stored once and an add allocates one rule, not a rule and a classifier entry. Their packet,
+//! byte and last-used counters are atomics inside a separately shared [`RuleStats`], so the
+//! datapath can credit a rule from any thread while the control plane builds the next version,
+//! and a modify that keeps the counters (no `reset_counts`) hands the same `RuleStats` to the
+//! new rule.
 //!
 //! # Time
 //!

@@ -61,7 +61,10 @@
 //! number of threads at once, changes take `&mut self`. The flow table layer publishes immutable
 //! snapshots and changes a clone, so cloning must be cheap: subtables, their hash tables (split
 //! into shards), the rules and the trie nodes are all reference-counted and copied on write, so
-//! a clone shares everything with its original until one of them changes.
+//! a clone shares everything with its original until one of them changes. Lookups, iterators
+//! and [`Classifier::insert_with`]/[`Classifier::remove_rule`] hand out a rule as the
+//! `Arc<Rule<T>>` the classifier holds, so an owner can keep a rule (and its match) without a
+//! second copy: the flow table's rule *is* the classifier's.
 //!
 //! # Complexity
 //!
@@ -69,7 +72,9 @@
 //!   at a prefix-tracked stage and at most one trie walk (O(address bits)) per tracked field;
 //!   independent of the number of rules, apart from cache misses.
 //! - `insert`, `remove`, `find_exact`: O(words of the mask + address bits + log(priorities of
-//!   the subtable) + subtables), the last term for keeping the visiting order.
+//!   the subtable) + subtables), the last term for keeping the visiting order. Finding the
+//!   subtable hashes the mask, except when an insert has the mask of the previous insert (one
+//!   comparison), as in a bulk load of rules of one shape.
 //! - `iter_loose`, `has_overlap`: a scan of the subtables whose mask can hold such rules (one
 //!   hash probe instead of a scan where the mask allows it).
 //! - `clone`: O(subtables); the first change to a subtable after a clone copies its bookkeeping,
