@@ -743,10 +743,10 @@ pub fn pipeline<T: Send, R: Send>(
     f: impl Fn(T) -> R + Sync,
     mut sink: impl FnMut(R) -> ControlFlow<()>,
 ) {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    // The calling thread is busy consuming: one core fewer for mapping.
-    let workers = cores;
-    if workers == 0 || items.len() < PARALLEL_MIN {
+    // One worker per core, although the calling thread consumes too: mapping (parsing) is the
+    // larger part of the work, and the consumer waits for it part of the time.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if workers < 2 || items.len() < PARALLEL_MIN {
         for item in items {
             if sink(f(item)).is_break() {
                 return;

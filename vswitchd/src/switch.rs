@@ -755,8 +755,9 @@ impl Switch {
             let now = now_ms();
             let mut summary = ChangeSummary::default();
             let mut removed = Vec::new();
-            // The journal lines of the flow mods applied so far, written once all succeeded.
-            let mut journal = String::new();
+            // The journal lines of the flow mods applied so far, written once all succeeded
+            // (a flow's line is typically under 100 bytes).
+            let mut journal = String::with_capacity(items.len().saturating_mul(96));
             let mut n_mods = 0;
             let mut failure = None;
             convert::pipeline(items, parse, |parsed| {
