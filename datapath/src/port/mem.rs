@@ -245,7 +245,8 @@ impl Port for MemPort {
     }
 
     fn send(&mut self, pkts: &mut Vec<Packet>) -> Result<usize, PortError> {
-        Ok(self.tx.push(pkts.drain(..)))
+        // Kept until taken, maybe by another thread: on the heap, not in a UMEM frame.
+        Ok(self.tx.push(pkts.drain(..).map(Packet::into_heap)))
     }
 
     fn poll_fd(&self) -> Option<RawFd> {
