@@ -1025,6 +1025,22 @@ fn datapath_forwards_by_address_within_a_shared_umem() {
             matches!(umems.as_slice(), [u] if u.sockets == 1),
             "{mode}: {umems:?}"
         );
+        // A port opened again shares the UMEM through the socket that did not register it.
+        let opts = options(&[("xdp-mode", mode)]);
+        let port = in_ns(&t.sw, || {
+            dp.port_opener().open(PortKind::Afxdp, &t.ha, &opts)
+        })
+        .unwrap_or_else(|e| panic!("reopen {}: {e}", t.ha));
+        dp.add_port(1, port)
+            .unwrap_or_else(|e| panic!("add port 1 again: {e}"));
+        assert_eq!(ping(&t.a, IP_B, 3), 3, "{mode}: ping after reopening");
+        let umems = quiet_umems(&dp);
+        assert!(
+            matches!(umems.as_slice(), [v] if v.sockets == 2 && v.tx_by_address > u.tx_by_address),
+            "{mode}: {umems:?}"
+        );
+        dp.remove_port(1)
+            .unwrap_or_else(|e| panic!("remove port 1: {e}"));
         dp.remove_port(2)
             .unwrap_or_else(|e| panic!("remove port 2: {e}"));
         assert!(dp.umem_stats().is_empty(), "{mode}: UMEM released");

@@ -682,6 +682,67 @@ mod tests {
         assert!(st.balanced() && st.free == st.frames, "{st:?}");
     }
 
+    /// A packet of `data` in a frame of `umem`, 256 bytes in (as the kernel delivers it).
+    fn umem_packet(umem: &Arc<Umem>, data: &[u8]) -> crate::Packet {
+        let mut got = Vec::new();
+        assert_eq!(umem.take(1, &mut got), 1);
+        umem.packets_delta(1, 0);
+        let mut frame = UmemFrame::new(umem.clone(), got[0], 256 + data.len());
+        frame.bytes_mut()[256..].copy_from_slice(data);
+        crate::Packet::from_umem(frame, 256)
+    }
+
+    #[test]
+    fn packets_in_frames_keep_the_packet_api_and_return_their_frame() {
+        let r = Umem::private(key(), 64).map_err(|e| e.to_string());
+        let Ok(r) = r else { panic!("{r:?}") };
+        let umem = r.umem().clone();
+        let frames = umem.stats().frames;
+        let mut p = umem_packet(&umem, &[1, 2, 3, 4]);
+        assert!(p.is_umem());
+        assert_eq!((p.data(), p.headroom()), (&[1, 2, 3, 4][..], 256));
+        // A push within the headroom stays in the frame; truncation and pops work in place.
+        if let Some(front) = p.push_front(2) {
+            front.copy_from_slice(&[8, 9]);
+        }
+        assert!(p.is_umem());
+        assert_eq!(p.data(), &[8, 9, 1, 2, 3, 4]);
+        assert!(p.pop_front(1));
+        p.truncate(3);
+        p.data_mut()[0] = 7;
+        assert_eq!(p.data(), &[7, 1, 2]);
+        // A clone is a heap copy; the original still holds its frame.
+        let c = p.clone();
+        assert!(!c.is_umem() && c == p);
+        assert_eq!(umem.stats().free, frames - 1);
+        // A push beyond the headroom moves the packet to the heap and frees the frame.
+        assert!(p.push_front(300).is_some());
+        assert!(!p.is_umem());
+        assert_eq!(&p.data()[300..], &[7, 1, 2]);
+        let st = umem.stats();
+        assert!(st.balanced() && st.free == frames, "{st:?}");
+        // `into_heap` copies; `into_umem` gives the frame and offset (dropping it frees it).
+        let q = umem_packet(&umem, &[5; 60]).into_heap();
+        assert!(!q.is_umem() && q.data() == [5; 60]);
+        let Ok((frame, start)) = umem_packet(&umem, &[6; 10]).into_umem() else {
+            panic!("not in a frame")
+        };
+        assert_eq!((start, frame.len()), (256, 266));
+        assert!(frame.belongs_to(&umem));
+        assert!(crate::Packet::from_slice(&[1]).into_umem().is_err());
+        drop(frame);
+        // Packets dropped on other threads return their frames too.
+        let pkts: Vec<crate::Packet> = (0..8).map(|_| umem_packet(&umem, &[0; 60])).collect();
+        assert_eq!(umem.stats().packets, 8);
+        let joined = std::thread::spawn(move || drop(pkts)).join();
+        assert!(joined.is_ok());
+        let st = umem.stats();
+        assert!(
+            st.balanced() && st.free == frames && st.packets == 0,
+            "{st:?}"
+        );
+    }
+
     #[test]
     fn addresses_map_to_frames_and_stay_inside() {
         let r = Umem::private(key(), 64).map_err(|e| e.to_string());
