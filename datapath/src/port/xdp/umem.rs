@@ -56,8 +56,9 @@ pub const GROUP_FRAMES: u32 = 16_384;
 /// Frames of a UMEM kept out of the sockets' reservations, for packets in user space.
 pub const PACKET_SLACK: u32 = 2048;
 
-/// A frame base that is no frame: the frame was handed to the kernel.
-const NO_FRAME: u64 = u64::MAX;
+/// A frame index that is no frame: the frame was handed to the kernel. UMEMs have fewer
+/// frames (their sizes are `u32`s, and a frame is at least 2 KiB).
+const NO_FRAME: u32 = u32::MAX;
 
 /// Locks a mutex, recovering the data if a thread panicked while holding it (the free list and
 /// the member list are valid after any completed operation).
@@ -530,39 +531,67 @@ impl UmemGroup {
 
 /// One frame of a UMEM owned by a packet: bytes `0..len` of the frame are in use (the packet's
 /// headroom and data). Dropping it returns the frame to the UMEM's free list.
+///
+/// 16 bytes, so that a [`Packet`](crate::Packet) stays as small as a heap one.
 pub struct UmemFrame {
     umem: Arc<Umem>,
-    /// Base address of the frame, or [`NO_FRAME`] once handed to the kernel.
-    base: u64,
-    len: usize,
+    /// Index of the frame in the UMEM, or [`NO_FRAME`] once handed to the kernel.
+    index: u32,
+    len: u32,
 }
 
 impl UmemFrame {
     /// Takes ownership of the frame at `base` with `len` bytes in use. The caller owned it (it
     /// came out of its socket's rx ring) and counts it in `packets`.
     pub(super) fn new(umem: Arc<Umem>, base: u64, len: usize) -> UmemFrame {
-        UmemFrame {
-            len: len.min(umem.frame_size()),
-            umem,
-            base,
+        let (index, len) = match umem.frame_of(base).and_then(|(_, i)| u32::try_from(i).ok()) {
+            Some(i) => (i, u32::try_from(len.min(umem.frame_size())).unwrap_or(0)),
+            None => (NO_FRAME, 0),
+        };
+        UmemFrame { umem, index, len }
+    }
+
+    fn base(&self) -> u64 {
+        u64::from(self.index) << self.umem.shift
+    }
+
+    /// Where the frame's bytes start, or None for no frame.
+    #[inline]
+    fn ptr(&self) -> Option<*mut u8> {
+        if self.index >= self.umem.frames {
+            return None;
         }
+        let offset = (self.index as usize) << self.umem.shift;
+        // SAFETY: `index < frames`, so the frame lies inside the mapping.
+        Some(unsafe { self.umem.map.ptr.as_ptr().add(offset) })
     }
 
     /// The bytes in use.
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
-        // SAFETY: this UmemFrame owns the frame; `&self` excludes writers through it.
-        unsafe { self.umem.bytes(self.base, 0, self.len) }.unwrap_or_default()
+        match self.ptr() {
+            // SAFETY: `len <= frame_size` (made so by `new` and `truncate`), so the bytes are
+            // inside the frame; this UmemFrame owns the frame and `&self` excludes writers
+            // through it.
+            Some(p) => unsafe { std::slice::from_raw_parts(p, self.len()) },
+            None => &[],
+        }
     }
 
     /// The bytes in use, mutable.
+    #[inline]
     pub fn bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: this UmemFrame owns the frame and `&mut self` makes this the only borrow.
-        unsafe { self.umem.bytes_mut(self.base, 0, self.len) }.unwrap_or_default()
+        match self.ptr() {
+            // SAFETY: as in `bytes`, and `&mut self` makes this the only borrow.
+            Some(p) => unsafe { std::slice::from_raw_parts_mut(p, self.len()) },
+            None => &mut [],
+        }
     }
 
     /// Bytes in use.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Whether no byte is in use.
@@ -572,7 +601,9 @@ impl UmemFrame {
 
     /// Shortens the bytes in use to `len` (no effect when not shorter).
     pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
+        if len < self.len() {
+            self.len = u32::try_from(len).unwrap_or(0);
+        }
     }
 
     /// Whether the frame is one of `umem`'s.
@@ -583,14 +614,16 @@ impl UmemFrame {
     /// Gives up the frame (it goes to a socket's tx ring) and returns its base address; the
     /// caller counts it out of `packets`.
     pub(super) fn hand_over(mut self) -> u64 {
-        std::mem::replace(&mut self.base, NO_FRAME)
+        let base = self.base();
+        self.index = NO_FRAME;
+        base
     }
 }
 
 impl Drop for UmemFrame {
     fn drop(&mut self) {
-        if self.base != NO_FRAME {
-            self.umem.give(&[self.base]);
+        if self.index < self.umem.frames {
+            self.umem.give(&[self.base()]);
             self.umem.packets_delta(0, 1);
         }
     }
@@ -598,7 +631,7 @@ impl Drop for UmemFrame {
 
 impl std::fmt::Debug for UmemFrame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "UmemFrame({:#x}, {} bytes)", self.base, self.len)
+        write!(f, "UmemFrame({:#x}, {} bytes)", self.base(), self.len)
     }
 }
 
