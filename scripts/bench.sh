@@ -11,7 +11,7 @@
 # --scenarios "p2p acl flows10k churn", --sizes "64 512 1500" (frame sizes of the p2p scenario;
 # the others use 64), --rate PPS (send at this rate instead of flat out: the zero-loss check),
 # --no-write (do not touch docs/PERFORMANCE.md), --generator-only, --tx-threads N (vsbench
-# sending threads), --tx-mode xdp|socket (how vsbench sends when flat out, below; default xdp), --zero-loss (the zero-loss rate search below), --zl-trial S (seconds per
+# sending threads; socket mode only), --tx-mode xdp|socket (how vsbench sends, below; default xdp), --zero-loss (the zero-loss rate search below), --zl-trial S (seconds per
 # search trial, at least 1; default 2), --zl-iters N (paced trials per search; default 8),
 # --zl-budget S (seconds per search; default 60), --zl-tolerance PCT (loss that still counts as
 # none; default 0), --zl-retries N (a paced trial that lost frames is repeated up to N times and
@@ -29,12 +29,16 @@
 #   flows10k p2p rules, 10 000 flows (distinct source address and ports): cache pressure.
 #   churn    p2p while 1000 flow changes a second are applied (every 100 ms, 50 rules added and
 #            the previous 50 deleted; kernel: an nftables chain flushed and refilled), 1000 flows.
-# Generator modes: flat out, vsbench lets the kernel build the frames with an XDP program
-# (--tx-mode xdp, BPF_PROG_RUN live frames, no socket buffer: about 2.5x the frames per CPU
-# second of a socket, so it out-sends the switches); at a paced rate (--rate, the zero-loss
-# trials) it sends through an AF_PACKET socket, the only mode that paces. XDP frames reach the
-# peer veth's XDP ring; for the kernel bridge, which has no XDP program there, <P>a has GRO on so
-# the veth accepts them.
+# CPUs: Open vSwitch pins its PMD thread to the last core by default (core 1 here); ours is
+# given the same core (vswitchd's [datapath] cpus), and the generator's sending thread the first
+# core (vsbench --tx-cpus), so that the switch under test and the generator do not take turns on
+# one core while the other idles. --no-pin leaves all three unpinned.
+# Generator modes: by default (--tx-mode xdp) vsbench lets the kernel build the frames with an
+# XDP program (BPF_PROG_RUN live frames, no socket buffer: about 2.5x the frames per CPU second
+# of a socket, paced or flat out, from one thread), so it out-sends the switches; --tx-mode
+# socket sends through an AF_PACKET socket (sendmmsg), as trafgen does. XDP frames go to the
+# peer veth's XDP ring; for the kernel bridge, which has no XDP program there, <P>a has GRO on
+# so that the veth accepts them.
 # The generator sends flat out; "offered" is what it sent, "forwarded" what reached the sink;
 # "veth drops" is the part of the loss the kernel counted on the four veth ends (queues full
 # before the switch read a frame, or after it sent one), the rest was lost inside the switch.
@@ -74,6 +78,7 @@ GEN_ONLY=0
 RATE=0
 TX_THREADS=1
 TX_MODE=xdp
+PIN=1
 ZERO_LOSS=0
 ZL_TRIAL=2
 ZL_ITERS=8
@@ -92,6 +97,7 @@ while [ $# -gt 0 ]; do
         --generator-only) GEN_ONLY=1; shift ;;
         --tx-threads) TX_THREADS="$2"; shift 2 ;;
         --tx-mode) TX_MODE="$2"; shift 2 ;;
+        --no-pin) PIN=0; shift ;;
         --zero-loss) ZERO_LOSS=1; shift ;;
         --zl-trial) ZL_TRIAL="$2"; shift 2 ;;
         --zl-iters) ZL_ITERS="$2"; shift 2 ;;
@@ -109,6 +115,7 @@ awk -v t="$ZL_TRIAL" 'BEGIN { exit !(t >= 1 && t <= 60) }' || { echo "bench: --z
 [[ "$ZL_RETRIES" =~ ^[0-5]$ ]] || { echo "bench: --zl-retries must be 0..5" >&2; exit 2; }
 [[ "$TX_THREADS" =~ ^[1-8]$ ]] || { echo "bench: --tx-threads must be 1..8" >&2; exit 2; }
 [[ "$TX_MODE" =~ ^(xdp|socket)$ ]] || { echo "bench: --tx-mode is xdp or socket" >&2; exit 2; }
+[ "$TX_MODE" = socket ] || [ "$TX_THREADS" = 1 ] || { echo "bench: --tx-threads needs --tx-mode socket" >&2; exit 2; }
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -143,6 +150,8 @@ VS_PID=""
 CHURN_PID=""
 RESULTS="$WORK/results.tsv"
 HZ="$(getconf CLK_TCK)"
+PMD_CPU=$(( $(nproc) - 1 ))
+GEN_CPU=0
 
 stop_ours() {
     if [ -n "$VS_PID" ]; then
@@ -293,8 +302,9 @@ write_rules() {
 # --- switches -----------------------------------------------------------------------------------
 start_ours() {
     rm -rf "$WORK/vs" && mkdir -p "$WORK/vs"
-    RUST_LOG=warn "$VSWITCHD" --socket "$WORK/vs/sock" --state-dir "$WORK/vs/state" \
-        2>>"$WORK/vswitchd.log" &
+    { echo "[datapath]"; [ "$PIN" = 0 ] || echo "cpus = [$PMD_CPU]"; } >"$WORK/vs/vswitchd.toml"
+    RUST_LOG=warn "$VSWITCHD" --config "$WORK/vs/vswitchd.toml" --socket "$WORK/vs/sock" \
+        --state-dir "$WORK/vs/state" 2>>"$WORK/vswitchd.log" &
     VS_PID=$!
     for _ in $(seq 100); do [ -S "$WORK/vs/sock" ] && break; sleep 0.1; done
     [ -S "$WORK/vs/sock" ] || { log "vswitchd did not start"; return 1; }
@@ -317,6 +327,8 @@ start_ovs() {
     ovsdb-server "$OVS_DIR/conf.db" --remote="punix:$OVS_DIR/db.sock" \
         --pidfile="$OVS_DIR/ovsdb-server.pid" --detach --log-file="$OVS_DIR/ovsdb-server.log"
     ovs_ctl --no-wait init
+    # Its default on this machine, made explicit: the PMD thread on the last core.
+    [ "$PIN" = 0 ] || ovs_ctl --no-wait set Open_vSwitch . other_config:pmd-cpu-mask="$(printf '0x%x' $((1 << PMD_CPU)))"
     ovs-vswitchd "unix:$OVS_DIR/db.sock" --pidfile="$OVS_DIR/ovs-vswitchd.pid" --detach \
         --log-file="$OVS_DIR/ovs-vswitchd.log"
     ovs_ctl add-br "$OVS_BR" -- set bridge "$OVS_BR" datapath_type=netdev \
@@ -435,12 +447,11 @@ veth_drops() {
 proc_ticks() { if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then awk '{ print $14 + $15 }' "/proc/$1/stat"; else echo 0; fi; }
 softirq_ticks() { awk '/^cpu / { print $8 }' /proc/stat; }
 
-# vsbench from <P>g0 to <P>s0: prints its key=value line, or "failed". Flat out in TX_MODE,
-# paced through a socket.
+# vsbench from <P>g0 to <P>s0: prints its key=value line, or "failed".
 vsbench_run() { # size flows rate seconds
-    local threads=()
-    [ "$TX_THREADS" = 1 ] || threads=(--threads "$TX_THREADS")
-    [ "$3" = 0 ] && [ "$TX_MODE" = xdp ] && threads+=(--tx-mode xdp)
+    local threads=(--tx-mode "$TX_MODE")
+    [ "$TX_THREADS" = 1 ] || threads+=(--threads "$TX_THREADS")
+    [ "$PIN" = 0 ] || threads+=(--tx-cpus "$GEN_CPU")
     timeout $((${4%.*} + 30)) "$VSBENCH" --tx-netns "${P}g" --tx-iface "${P}g0" \
         --rx-netns "${P}s" --rx-iface "${P}s0" --size "$1" --flows "$2" --rate "$3" \
         --duration "$4" --drain-ms 300 "${threads[@]}" || echo "failed"
@@ -613,10 +624,10 @@ TABLE="$WORK/table.md"
 {
     echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — $(nproc) cores, kernel $(uname -r), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')"
     echo
-    echo "\`scripts/bench.sh --duration $DURATION --rounds $ROUNDS$([ "$RATE" = 0 ] || echo " --rate $RATE")$([ "$ZERO_LOSS" = 0 ] || echo " --zero-loss --zl-trial $ZL_TRIAL --zl-iters $ZL_ITERS --zl-tolerance $ZL_TOL --zl-retries $ZL_RETRIES")$([ "$TX_THREADS" = 1 ] || echo " --tx-threads $TX_THREADS") --tx-mode $TX_MODE --scenarios \"$SCENARIOS\" --sizes \"$SIZES\"\` (switches: $SWITCHES; $([ "$RATE" = 0 ] && echo "flat out, generator mode $TX_MODE" || echo "at $RATE frames/s")), $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }' | head -1)."
+    echo "\`scripts/bench.sh --duration $DURATION --rounds $ROUNDS$([ "$RATE" = 0 ] || echo " --rate $RATE")$([ "$ZERO_LOSS" = 0 ] || echo " --zero-loss --zl-trial $ZL_TRIAL --zl-iters $ZL_ITERS --zl-tolerance $ZL_TOL --zl-retries $ZL_RETRIES")$([ "$TX_THREADS" = 1 ] || echo " --tx-threads $TX_THREADS") --tx-mode $TX_MODE$([ "$PIN" = 1 ] || echo " --no-pin") --scenarios \"$SCENARIOS\" --sizes \"$SIZES\"\` (switches: $SWITCHES; $([ "$RATE" = 0 ] && echo "flat out, generator mode $TX_MODE" || echo "at $RATE frames/s")), $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }' | head -1)."
     echo "Load average before/after: $LOAD0 / $LOAD1 (the machine is shared: figures are noisy)."
     echo
-    echo "Generator (bare veth pair, one sending thread, $DURATION s, 2 runs each alternating; frames/s reaching the peer, and frames per CPU second of the generator process; vsbench through a socket and with XDP live frames, the mode it sends flat out with here):"
+    echo "Generator (bare veth pair, one sending thread, $DURATION s, 2 runs each alternating; frames/s reaching the peer, and frames per CPU second of the generator process; vsbench through a socket and with XDP live frames, its default mode):"
     echo
     echo "| frame | vsbench socket pps | vsbench xdp pps | trafgen pps | socket frames/CPU s | xdp frames/CPU s | trafgen frames/CPU s | socket vs trafgen per CPU s | xdp vs trafgen pps |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -61,7 +61,7 @@ pub enum TxMode {
     Socket,
     /// The kernel builds the frames with an XDP program in `BPF_PROG_RUN` live-frame mode and
     /// redirects them out of the interface ([`xdptx`](super::xdptx)): no socket buffer per
-    /// frame; flat out only; needs Linux 5.18+ and a peer that accepts XDP frames.
+    /// frame; needs Linux 5.18+ and a peer that accepts XDP frames.
     Xdp,
 }
 
@@ -200,7 +200,7 @@ pub fn send(cfg: &TxConfig, share: Share) -> io::Result<TxReport> {
 }
 
 /// Waits until `due` (monotonic ns) and returns the time then.
-fn wait_until(due: u64) -> u64 {
+pub(crate) fn wait_until(due: u64) -> u64 {
     loop {
         let now = sys::monotonic_ns();
         if now >= due {
