@@ -599,7 +599,13 @@ impl Switch {
             return Ok(state);
         }
         let (name, options) = (state.config.name.clone(), state.config.options.clone());
-        let opened = blocking(move || datapath::port::open(kind, &name, &options)).await?;
+        // Through the datapath's opener: an afxdp port then shares its PMD thread's UMEM.
+        let opener = bridge.with_datapath(Datapath::port_opener);
+        let opened = blocking(move || match opener {
+            Some(o) => o.open(kind, &name, &options),
+            None => datapath::port::open(kind, &name, &options),
+        })
+        .await?;
         match opened {
             Ok(port) => {
                 state.description = port.describe();
