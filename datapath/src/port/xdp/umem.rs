@@ -227,6 +227,10 @@ pub struct Umem {
     /// The totals of closed sockets.
     closed: SocketGauge,
     fill_short: AtomicU64,
+    /// Spare handles on this UMEM, passed between its sockets in bulk: a socket that sends
+    /// packets by address collects their handles, one that receives needs them. Emptied when
+    /// the last socket goes, since they keep the UMEM alive.
+    handles: Mutex<Vec<Arc<Umem>>>,
 }
 
 // SAFETY: the raw mapping is only reached through frames that are owned exclusively (a free
@@ -270,6 +274,7 @@ impl Umem {
             members: Mutex::new(Members::default()),
             closed: SocketGauge::default(),
             fill_short: AtomicU64::new(0),
+            handles: Mutex::new(Vec::new()),
         }))
     }
 
@@ -407,6 +412,23 @@ impl Umem {
         Some(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
     }
 
+    /// Moves `n` handles on `umem` to `out`: spare ones first, new ones (clones) for the rest.
+    pub(super) fn take_handles(umem: &Arc<Umem>, n: usize, out: &mut Vec<Arc<Umem>>) {
+        let got = {
+            let mut spare = lock(&umem.handles);
+            let k = n.min(spare.len());
+            let at = spare.len() - k;
+            out.extend(spare.drain(at..));
+            k
+        };
+        out.extend((got..n).map(|_| umem.clone()));
+    }
+
+    /// Keeps spare handles for the sockets.
+    pub(super) fn give_handles(&self, handles: impl Iterator<Item = Arc<Umem>>) {
+        lock(&self.handles).extend(handles);
+    }
+
     /// A gauge for a new socket, summed into the stats until [`Umem::detach_gauge`].
     pub(super) fn attach_gauge(&self) -> (u64, Arc<SocketGauge>) {
         let mut m = lock(&self.members);
@@ -417,9 +439,24 @@ impl Umem {
         (id, gauge)
     }
 
-    /// Removes a closed socket's gauge, keeping its totals (it holds no frame any more).
+    /// Removes a closed socket's gauge, keeping its totals (it holds no frame any more). The
+    /// last socket also drops the spare handles (the caller's own keeps the UMEM alive
+    /// meanwhile).
     pub(super) fn detach_gauge(&self, id: u64) {
-        let mut m = lock(&self.members);
+        let spare = {
+            let mut m = lock(&self.members);
+            self.fold_gauge(&mut m, id);
+            if m.gauges.is_empty() {
+                std::mem::take(&mut *lock(&self.handles))
+            } else {
+                Vec::new()
+            }
+        };
+        drop(spare);
+    }
+
+    /// Removes gauge `id` from the member list, adding its totals to the closed sockets'.
+    fn fold_gauge(&self, m: &mut Members, id: u64) {
         if let Some(at) = m.gauges.iter().position(|(i, _)| *i == id) {
             let (_, g) = m.gauges.swap_remove(at);
             let c = &self.closed;
@@ -581,7 +618,9 @@ impl UmemGroup {
 ///
 /// 16 bytes, so that a [`Packet`](crate::Packet) stays as small as a heap one.
 pub struct UmemFrame {
-    umem: Arc<Umem>,
+    /// The UMEM (None once handed over with the frame). Recycled between packets by the
+    /// sockets (see `Umem::take_handles`), so that making a packet costs no reference count.
+    umem: Option<Arc<Umem>>,
     /// Index of the frame in the UMEM, or [`NO_FRAME`] once handed to the kernel.
     index: u32,
     len: u32,
@@ -595,22 +634,29 @@ impl UmemFrame {
             Some(i) => (i, u32::try_from(len.min(umem.frame_size())).unwrap_or(0)),
             None => (NO_FRAME, 0),
         };
-        UmemFrame { umem, index, len }
+        UmemFrame {
+            umem: Some(umem),
+            index,
+            len,
+        }
     }
 
     fn base(&self) -> u64 {
-        u64::from(self.index) << self.umem.shift
+        self.umem
+            .as_ref()
+            .map_or(0, |u| u64::from(self.index) << u.shift)
     }
 
     /// Where the frame's bytes start, or None for no frame.
     #[inline]
     fn ptr(&self) -> Option<*mut u8> {
-        if self.index >= self.umem.frames {
+        let umem = self.umem.as_ref()?;
+        if self.index >= umem.frames {
             return None;
         }
-        let offset = (self.index as usize) << self.umem.shift;
+        let offset = (self.index as usize) << umem.shift;
         // SAFETY: `index < frames`, so the frame lies inside the mapping.
-        Some(unsafe { self.umem.map.ptr.as_ptr().add(offset) })
+        Some(unsafe { umem.map.ptr.as_ptr().add(offset) })
     }
 
     /// The bytes in use.
@@ -655,22 +701,24 @@ impl UmemFrame {
 
     /// Whether the frame is one of `umem`'s.
     pub fn belongs_to(&self, umem: &Arc<Umem>) -> bool {
-        Arc::ptr_eq(&self.umem, umem)
+        self.umem.as_ref().is_some_and(|u| Arc::ptr_eq(u, umem))
     }
 
-    /// Gives up the frame (it goes to a socket's tx ring) and returns its base address; the
-    /// caller counts it in its gauge's `handed`.
-    pub(super) fn hand_over(mut self) -> u64 {
+    /// Gives up the frame (it goes to a socket's tx ring): its base address, and the handle on
+    /// the UMEM for the socket to reuse. The caller counts it in its gauge's `handed`.
+    pub(super) fn hand_over(mut self) -> (u64, Option<Arc<Umem>>) {
         let base = self.base();
         self.index = NO_FRAME;
-        base
+        (base, self.umem.take())
     }
 }
 
 impl Drop for UmemFrame {
     fn drop(&mut self) {
-        if self.index < self.umem.frames {
-            self.umem.give_dropped(self.base());
+        if let Some(umem) = &self.umem {
+            if self.index < umem.frames {
+                umem.give_dropped(u64::from(self.index) << umem.shift);
+            }
         }
     }
 }
@@ -754,8 +802,16 @@ mod tests {
         assert!(st.balanced(), "{st:?}");
         assert_eq!((st.packets, st.in_kernel), (2, 5));
         // One packet handed over by address (now in the kernel), one dropped.
-        let base = p1.hand_over();
+        let (base, handle) = p1.hand_over();
         assert_eq!(base, got[0]);
+        assert!(handle.is_some_and(|h| Arc::ptr_eq(&h, &umem)));
+        // Handles pass through the UMEM's spare list.
+        let mut hs = Vec::new();
+        Umem::take_handles(&umem, 3, &mut hs);
+        umem.give_handles(hs.drain(..2));
+        Umem::take_handles(&umem, 2, &mut hs);
+        assert_eq!(hs.len(), 3);
+        drop(hs);
         drop(p2);
         publish(6, 3, 2, 1);
         let st = umem.stats();

@@ -223,6 +223,9 @@ struct Owned {
     no_frame: u64,
     gauge_id: u64,
     gauge: Arc<SocketGauge>,
+    /// Handles on the UMEM for the packets the socket makes, recycled from the frames it sends
+    /// by address (so that neither costs a reference count), exchanged in bulk with the UMEM.
+    handles: Vec<Arc<Umem>>,
     /// The frames reserved for the socket (dropped last: the UMEM outlives the bitmap).
     reservation: Reservation,
 }
@@ -244,6 +247,7 @@ impl Owned {
             no_frame: 0,
             gauge_id,
             gauge,
+            handles: Vec::with_capacity(STASH_MAX + STASH_BULK),
             reservation,
         }
     }
@@ -287,8 +291,22 @@ impl Owned {
         self.stash.len() >= n
     }
 
-    /// Gives the stash's surplus back to the free list, and publishes the socket's counts.
+    /// Makes `handles` hold at least `n` handles.
+    fn stock_handles(&mut self, n: usize) {
+        if self.handles.len() < n {
+            let want = n - self.handles.len() + STASH_BULK;
+            Umem::take_handles(self.reservation.umem(), want, &mut self.handles);
+        }
+    }
+
+    /// Gives the stash's surplus back to the free list (and the spare handles' to the UMEM),
+    /// and publishes the socket's counts.
     fn settle(&mut self) {
+        if self.handles.len() > STASH_MAX {
+            let keep = STASH_MAX - STASH_BULK;
+            let umem = self.reservation.umem().clone();
+            umem.give_handles(self.handles.drain(keep..));
+        }
         if self.stash.len() > STASH_MAX {
             let keep = STASH_MAX - STASH_BULK;
             self.umem().give(self.stash.get(keep..).unwrap_or_default());
@@ -655,6 +673,8 @@ impl Xsk {
         let mut used = 0u32;
         let mut frames = 0u32;
         let mut made = 0u64;
+        self.owned
+            .stock_handles(usize::try_from(avail.min(max)).unwrap_or(0));
         while frames < max && used < avail {
             let mut end = used;
             let complete = loop {
@@ -678,7 +698,11 @@ impl Xsk {
                     let len = usize::try_from(desc.len).unwrap_or(usize::MAX);
                     match offset.checked_add(len).filter(|e| *e <= frame_size) {
                         Some(end) => {
-                            let frame = UmemFrame::new(self.umem.clone(), base, end);
+                            let handle = match self.owned.handles.pop() {
+                                Some(h) => h,
+                                None => self.umem.clone(),
+                            };
+                            let frame = UmemFrame::new(handle, base, end);
                             made += 1;
                             each(Packet::from_umem(frame, offset));
                         }
@@ -750,7 +774,9 @@ impl Xsk {
                 Ok((frame, start)) if frame.belongs_to(&self.umem) => {
                     let len = frame.len().saturating_sub(start);
                     by_address += 1;
-                    Some((frame.hand_over(), start, len))
+                    let (base, handle) = frame.hand_over();
+                    self.owned.handles.extend(handle);
+                    Some((base, start, len))
                 }
                 Ok((frame, start)) => {
                     let data = frame.bytes().get(start..).unwrap_or_default();
