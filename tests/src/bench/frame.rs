@@ -33,7 +33,9 @@ pub const DST_IP: [u8; 4] = [10, 2, 0, 1];
 pub struct Probe {
     /// Identifies the run, so frames of an earlier run still in flight are not counted.
     pub run_id: u32,
-    /// Sequence number of the frame in the run, from 0.
+    /// Sequence number of the frame in the run: the sending thread's index in the top byte
+    /// (see [`Probe::SENDER_SHIFT`]), and the frame's number in that thread's share from 0
+    /// below it.
     pub seq: u64,
     /// Sender's `CLOCK_MONOTONIC` in nanoseconds when the frame was handed to the kernel.
     pub tx_ns: u64,
@@ -44,6 +46,14 @@ impl Probe {
     pub const MAGIC: u32 = 0x5653_424e;
     /// Encoded length: magic, run id, sequence, timestamp.
     pub const LEN: usize = 4 + 4 + 8 + 8;
+    /// `seq >> SENDER_SHIFT` is the index of the thread that sent the frame: each thread
+    /// numbers its frames from 0, so the sink checks the order per thread.
+    pub const SENDER_SHIFT: u32 = 56;
+
+    /// The index of the thread that sent this frame.
+    pub fn sender(&self) -> u8 {
+        u8::try_from(self.seq >> Self::SENDER_SHIFT).unwrap_or(u8::MAX)
+    }
 
     /// Writes the probe at the start of `buf` (`buf` must hold [`Probe::LEN`] bytes; shorter
     /// buffers are left untouched and `false` returned).

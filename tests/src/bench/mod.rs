@@ -1,9 +1,9 @@
 //! `vsbench`: a UDP traffic generator and sink for benchmarking switches between two network
 //! namespaces.
 //!
-//! One process, two threads: the sink enters the receiving namespace and maps an `AF_PACKET`
-//! receive ring on its interface ([`rx`]); the sender enters the sending namespace and sends
-//! timestamped UDP frames with `sendmmsg` ([`tx`], frames from [`frame`]). [`run`] ties them
+//! One process, two or more threads: the sink enters the receiving namespace and maps an
+//! `AF_PACKET` receive ring on its interface ([`rx`]); one or more senders enter the sending
+//! namespace and send timestamped UDP frames with `sendmmsg` ([`tx`], frames from [`frame`]). [`run`] ties them
 //! together: the sink is ready before the first frame leaves, and keeps counting for a drain
 //! period after the last one, so frames in flight are not counted as lost. Latency is one way,
 //! sender to sink, from the probe's timestamp ([`hist`] keeps the percentiles).
@@ -15,6 +15,7 @@ pub mod hist;
 pub mod rx;
 pub mod sys;
 pub mod tx;
+pub mod xdptx;
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -147,17 +148,43 @@ pub fn run(
         None => None,
     };
 
-    let sender = std::thread::Builder::new()
-        .name("vsbench-tx".into())
-        .spawn(move || {
-            if let Some(ns) = tx_netns.as_deref() {
-                sys::enter_netns(ns)?;
+    let threads = cfg.threads.clamp(1, tx::MAX_THREADS);
+    let cfg = Arc::new(cfg);
+    let mut senders = Vec::new();
+    for index in 0..threads {
+        let cfg = Arc::clone(&cfg);
+        let netns = tx_netns.clone();
+        let share = tx::Share { index, of: threads };
+        let spawned = std::thread::Builder::new()
+            .name(format!("vsbench-tx{index}"))
+            .spawn(move || {
+                if let Some(ns) = netns.as_deref() {
+                    sys::enter_netns(ns)?;
+                }
+                match cfg.mode {
+                    tx::TxMode::Socket => tx::send(&cfg, share),
+                    tx::TxMode::Xdp => xdptx::send(&cfg, share),
+                }
+            });
+        match spawned {
+            Ok(h) => senders.push(h),
+            Err(e) => {
+                // The threads already started stop by their own duration and count bounds;
+                // the sink is told to stop below.
+                stop.store(0, Ordering::Release);
+                return Err(e);
             }
-            tx::send(&cfg)
-        })?;
-    let tx_result = sender
-        .join()
-        .map_err(|_| io::Error::other("the sender panicked"));
+        }
+    }
+    let tx_result = senders
+        .into_iter()
+        .map(|h| {
+            h.join()
+                .map_err(|_| io::Error::other("a sender panicked"))
+                .and_then(|r| r)
+        })
+        .collect::<io::Result<Vec<_>>>()
+        .map(|parts| tx::TxReport::merge(&parts));
     let drain = sink.as_ref().map_or(Duration::ZERO, |(_, d)| *d);
     let end = sys::monotonic_ns().saturating_add(u64::try_from(drain.as_nanos()).unwrap_or(0));
     stop.store(end, Ordering::Release);
@@ -169,7 +196,7 @@ pub fn run(
         None => None,
     };
     Ok(RunReport {
-        tx: tx_result??,
+        tx: tx_result?,
         rx: rx_report,
     })
 }
@@ -241,6 +268,9 @@ mod tests {
             count: 5_000,
             batch: 64,
             run_id: 42,
+            threads: 1,
+            cpus: Vec::new(),
+            mode: tx::TxMode::Socket,
         };
         let rx = RxSide {
             netns: Some(pair.ns_b.clone()),

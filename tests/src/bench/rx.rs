@@ -42,8 +42,8 @@ pub struct RxReport {
     pub bytes: u64,
     /// Other frames seen on the interface (not ours, or of another run).
     pub foreign: u64,
-    /// Frames whose sequence number was not above the highest seen before (reordered or
-    /// duplicated).
+    /// Frames whose sequence number was not above the highest seen before from the same
+    /// sending thread (reordered or duplicated).
     pub out_of_order: u64,
     /// Frames the kernel dropped because the ring was full.
     pub ring_drops: u64,
@@ -119,7 +119,8 @@ impl Sink {
         let offset = sys::realtime_to_monotonic();
         let mut report = RxReport::default();
         let mut block = 0usize;
-        let mut max_seq: Option<u64> = None;
+        // The highest sequence number seen from each sending thread (by `Probe::sender`).
+        let mut max_seq = [None::<u64>; 256];
         loop {
             let now = sys::monotonic_ns();
             if now >= stop.load(Ordering::Acquire) {
@@ -171,7 +172,7 @@ impl Sink {
         run_id: u32,
         offset: u64,
         report: &mut RxReport,
-        max_seq: &mut Option<u64>,
+        max_seq: &mut [Option<u64>; 256],
     ) {
         let bytes = self.block_bytes(block);
         let num = read_u32(bytes, 12).unwrap_or(0);
@@ -194,9 +195,11 @@ impl Sink {
                     report.received += 1;
                     report.bytes += frame.len() as u64;
                     report.latency.record(rx_ns.saturating_sub(p.tx_ns));
-                    match *max_seq {
-                        Some(m) if p.seq <= m => report.out_of_order += 1,
-                        _ => *max_seq = Some(p.seq),
+                    if let Some(max) = max_seq.get_mut(usize::from(p.sender())) {
+                        match *max {
+                            Some(m) if p.seq <= m => report.out_of_order += 1,
+                            _ => *max = Some(p.seq),
+                        }
                     }
                 }
                 _ => report.foreign += 1,

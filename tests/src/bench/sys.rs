@@ -48,6 +48,32 @@ pub fn thread_cpu_ns() -> u64 {
         .saturating_add(ts.tv_nsec as u64)
 }
 
+/// Pins the calling thread to CPU `cpu`.
+pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    let bits = 8 * std::mem::size_of::<libc::cpu_set_t>();
+    if cpu >= bits {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("CPU {cpu} is beyond the {bits} a CPU set holds"),
+        ));
+    }
+    // SAFETY: cpu_set_t is a plain bit array for which all-zero bytes are the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes one bit inside `set` (cpu < its size in bits, checked above).
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: sched_setaffinity reads `size_of::<cpu_set_t>()` bytes from `set`, which we own;
+    // pid 0 is the calling thread.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("pinning to CPU {cpu}: {e}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Moves the calling thread into the network namespace `name` (as `ip netns` names them, a
 /// file under /run/netns) or, if `name` contains a `/`, the namespace file at that path.
 /// Only this thread moves: sockets it opens afterwards belong to that namespace.

@@ -10,6 +10,11 @@
 //! bytes) are written per frame, the padding stays zero in the slot. Flows are sent round
 //! robin. At a target rate, each batch waits for its due time (sleeping when the wait is long,
 //! spinning when short), and batches shrink so that a batch is at most ~20 µs of traffic.
+//!
+//! A run can be split over several sending threads ([`TxConfig::threads`], each with its own
+//! socket, optionally pinned to a CPU): thread `t` of `n` sends every `n`-th frame's worth of
+//! the rate and count, and flows `t, t + n, t + 2n, ...` (modulo the flow count), numbering its
+//! frames from 0 with `t` in the top byte of the sequence number ([`Probe::SENDER_SHIFT`]).
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -39,6 +44,52 @@ pub struct TxConfig {
     pub batch: usize,
     /// Run id written in every probe.
     pub run_id: u32,
+    /// Number of sending threads (1..=8), each sending its [`Share`] of the run.
+    pub threads: u32,
+    /// CPUs to pin the sending threads to, thread `t` on `cpus[t % cpus.len()]`; empty: no
+    /// pinning.
+    pub cpus: Vec<usize>,
+    /// How frames are made and sent.
+    pub mode: TxMode,
+}
+
+/// How the sender makes and sends its frames.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TxMode {
+    /// An `AF_PACKET` socket and `sendmmsg` (this module): works on any interface.
+    #[default]
+    Socket,
+    /// The kernel builds the frames with an XDP program in `BPF_PROG_RUN` live-frame mode and
+    /// redirects them out of the interface ([`xdptx`](super::xdptx)): no socket buffer per
+    /// frame; needs Linux 5.18+ and a peer that accepts XDP frames.
+    Xdp,
+}
+
+/// Most sending threads a run may use.
+pub const MAX_THREADS: u32 = 8;
+
+/// One sending thread's part of a run: thread `index` of `of`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Share {
+    /// This thread's index, `0..of`.
+    pub index: u32,
+    /// How many threads share the run (at least 1).
+    pub of: u32,
+}
+
+impl Share {
+    /// The whole run, sent by one thread.
+    pub const WHOLE: Share = Share { index: 0, of: 1 };
+
+    /// This thread's part of `total` (frames or frames per second): the parts of all threads
+    /// add up to `total` exactly.
+    pub fn part(self, total: u64) -> u64 {
+        let of = u128::from(self.of.max(1));
+        let i = u128::from(self.index.min(self.of.max(1) - 1));
+        let t = u128::from(total);
+        let part = t * (i + 1) / of - t * i / of;
+        u64::try_from(part).unwrap_or(total)
+    }
 }
 
 /// What was sent.
@@ -57,8 +108,34 @@ pub struct TxReport {
     pub end_ns: u64,
 }
 
-/// Sends frames as `cfg` says, in the calling thread's namespace.
-pub fn send(cfg: &TxConfig) -> io::Result<TxReport> {
+impl TxReport {
+    /// The report of a run whose threads reported `parts`: frames and CPU time added up,
+    /// the wall time of the longest thread.
+    pub fn merge(parts: &[TxReport]) -> TxReport {
+        parts.iter().fold(TxReport::default(), |a, p| TxReport {
+            sent: a.sent + p.sent,
+            refused: a.refused + p.refused,
+            elapsed_ns: a.elapsed_ns.max(p.elapsed_ns),
+            cpu_ns: a.cpu_ns + p.cpu_ns,
+            end_ns: a.end_ns.max(p.end_ns),
+        })
+    }
+}
+
+/// Sends `share` of the frames `cfg` describes, in the calling thread's namespace (and on its
+/// CPU, if `cfg.cpus` names one for this thread).
+pub fn send(cfg: &TxConfig, share: Share) -> io::Result<TxReport> {
+    if !cfg.cpus.is_empty() {
+        let k = usize::try_from(share.index).unwrap_or(0) % cfg.cpus.len();
+        if let Some(&cpu) = cfg.cpus.get(k) {
+            sys::pin_to_cpu(cpu)?;
+        }
+    }
+    let rate = share.part(cfg.rate);
+    let count = share.part(cfg.count);
+    let threads = u64::from(share.of.max(1));
+    let index = u64::from(share.index);
+    let seq_base = index << Probe::SENDER_SHIFT;
     let ifindex = sys::ifindex(&cfg.iface)?;
     let src_mac = sys::mac_address(&cfg.iface)?;
     let fd = sys::packet_socket(ifindex, false)?;
@@ -74,9 +151,9 @@ pub fn send(cfg: &TxConfig) -> io::Result<TxReport> {
         .collect();
     let frame_len = templates.first().map_or(0, Vec::len);
     let mut batch = cfg.batch.clamp(1, 1024);
-    if cfg.rate > 0 {
+    if rate > 0 {
         // ~20 µs of traffic per batch, so pacing stays smooth at low rates.
-        let per_20us = usize::try_from(cfg.rate / 50_000).unwrap_or(usize::MAX);
+        let per_20us = usize::try_from(rate / 50_000).unwrap_or(usize::MAX);
         batch = batch.min(per_20us.max(1));
     }
     let mut slots = vec![vec![0u8; frame_len]; batch];
@@ -88,9 +165,9 @@ pub fn send(cfg: &TxConfig) -> io::Result<TxReport> {
     let mut report = TxReport::default();
     let mut seq: u64 = 0;
     let mut now = start;
-    while now < deadline && seq < cfg.count {
-        let n = usize::try_from((cfg.count - seq).min(batch as u64)).unwrap_or(batch);
-        if let Some(offset) = seq.saturating_mul(1_000_000_000).checked_div(cfg.rate) {
+    while now < deadline && seq < count {
+        let n = usize::try_from((count - seq).min(batch as u64)).unwrap_or(batch);
+        if let Some(offset) = seq.saturating_mul(1_000_000_000).checked_div(rate) {
             let due = start.saturating_add(offset);
             now = wait_until(due.min(deadline));
             if now >= deadline {
@@ -98,13 +175,14 @@ pub fn send(cfg: &TxConfig) -> io::Result<TxReport> {
             }
         }
         for k in 0..n {
-            let flow = (seq + k as u64) % u64::from(flows);
+            let i = seq + k as u64;
+            let flow = i.wrapping_mul(threads).wrapping_add(index) % u64::from(flows);
             let template = templates
                 .get(usize::try_from(flow).unwrap_or(0))
                 .map_or(&[][..], Vec::as_slice);
             let probe = Probe {
                 run_id: cfg.run_id,
-                seq: seq + k as u64,
+                seq: seq_base | i,
                 tx_ns: now,
             };
             sender.fill(k, template, probe);
@@ -122,7 +200,7 @@ pub fn send(cfg: &TxConfig) -> io::Result<TxReport> {
 }
 
 /// Waits until `due` (monotonic ns) and returns the time then.
-fn wait_until(due: u64) -> u64 {
+pub(crate) fn wait_until(due: u64) -> u64 {
     loop {
         let now = sys::monotonic_ns();
         if now >= due {

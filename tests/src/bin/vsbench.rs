@@ -7,13 +7,15 @@
 //!         --duration 5            # flat out for 5 s
 //! vsbench ... --rate 200000       # at 200k frames/s
 //! vsbench --tx-iface g0 ...       # only send (no --rx-iface): the generator's own ceiling
+//! vsbench ... --threads 2 --tx-cpus 0,1   # two sending threads, pinned
+//! vsbench ... --tx-mode xdp       # the kernel builds the frames (XDP, no socket buffers)
 //! ```
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tests::bench::{self, tx::TxConfig, RxSide};
+use tests::bench::{self, tx, tx::TxConfig, RxSide};
 
 /// Command line.
 #[derive(Debug, Parser)]
@@ -56,9 +58,28 @@ struct Args {
     /// Frames per sendmmsg call.
     #[arg(long, default_value_t = 64)]
     batch: usize,
+    /// Sending threads (1..=8), each with its own socket and share of the rate and flows.
+    #[arg(long, default_value_t = 1)]
+    threads: u32,
+    /// CPUs to pin the sending threads to, comma separated (thread t on the t-th, round robin).
+    #[arg(long, value_delimiter = ',')]
+    tx_cpus: Vec<usize>,
+    /// How to send: `socket` (AF_PACKET, sendmmsg) or `xdp` (the kernel builds the frames with
+    /// an XDP program in BPF_PROG_RUN live-frame mode; the peer must accept XDP frames: an XDP
+    /// program attached, or GRO on).
+    #[arg(long, default_value = "socket", value_parser = parse_mode)]
+    tx_mode: tx::TxMode,
     /// Milliseconds the sink keeps counting after the sender stops.
     #[arg(long, default_value_t = 500)]
     drain_ms: u64,
+}
+
+fn parse_mode(s: &str) -> Result<tx::TxMode, String> {
+    match s {
+        "socket" => Ok(tx::TxMode::Socket),
+        "xdp" => Ok(tx::TxMode::Xdp),
+        _ => Err(format!("{s}: socket or xdp")),
+    }
 }
 
 fn parse_mac(s: &str) -> Result<[u8; 6], String> {
@@ -82,6 +103,14 @@ fn main() -> ExitCode {
         eprintln!("vsbench: --duration must be in (0, 3600] seconds");
         return ExitCode::FAILURE;
     }
+    if args.tx_mode == tx::TxMode::Xdp && args.threads > 1 {
+        eprintln!("vsbench: --tx-mode xdp sends from one thread (see tests::bench::xdptx)");
+        return ExitCode::FAILURE;
+    }
+    if !(1..=tx::MAX_THREADS).contains(&args.threads) {
+        eprintln!("vsbench: --threads must be in 1..={}", tx::MAX_THREADS);
+        return ExitCode::FAILURE;
+    }
     // A run id from the clock: frames of an earlier run still queued somewhere are ignored.
     let run_id =
         u32::try_from((bench::sys::monotonic_ns() / 1000) & u64::from(u32::MAX)).unwrap_or(0);
@@ -95,13 +124,19 @@ fn main() -> ExitCode {
         count: args.count,
         batch: args.batch,
         run_id,
+        threads: args.threads,
+        cpus: args.tx_cpus,
+        mode: args.tx_mode,
     };
     let rx = args.rx_iface.map(|iface| RxSide {
         netns: args.rx_netns,
         iface,
         drain: Duration::from_millis(args.drain_ms.min(10_000)),
     });
-    let header = format!("size={} flows={} rate={}", args.size, args.flows, args.rate);
+    let header = format!(
+        "size={} flows={} rate={} threads={}",
+        args.size, args.flows, args.rate, args.threads
+    );
     match bench::run(args.tx_netns, cfg, rx) {
         Ok(report) => {
             println!("{header} {}", report.to_line());
