@@ -79,6 +79,7 @@ RATE=0
 TX_THREADS=1
 TX_MODE=xdp
 PIN=1
+GEN_CHECK=1
 ZERO_LOSS=0
 ZL_TRIAL=2
 ZL_ITERS=8
@@ -98,6 +99,7 @@ while [ $# -gt 0 ]; do
         --tx-threads) TX_THREADS="$2"; shift 2 ;;
         --tx-mode) TX_MODE="$2"; shift 2 ;;
         --no-pin) PIN=0; shift ;;
+        --skip-generator) GEN_CHECK=0; shift ;;
         --zero-loss) ZERO_LOSS=1; shift ;;
         --zl-trial) ZL_TRIAL="$2"; shift 2 ;;
         --zl-iters) ZL_ITERS="$2"; shift 2 ;;
@@ -589,7 +591,7 @@ setup_net
 : >"$WORK/zeroloss.tsv"
 : >"$WORK/atovs.tsv"
 LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
-generator_compare
+[ "$GEN_CHECK" = 0 ] || generator_compare
 if [ "$GEN_ONLY" = 0 ]; then
     write_rules
     for round in $(seq "$ROUNDS"); do
@@ -627,18 +629,20 @@ TABLE="$WORK/table.md"
     echo "\`scripts/bench.sh --duration $DURATION --rounds $ROUNDS$([ "$RATE" = 0 ] || echo " --rate $RATE")$([ "$ZERO_LOSS" = 0 ] || echo " --zero-loss --zl-trial $ZL_TRIAL --zl-iters $ZL_ITERS --zl-tolerance $ZL_TOL --zl-retries $ZL_RETRIES")$([ "$TX_THREADS" = 1 ] || echo " --tx-threads $TX_THREADS") --tx-mode $TX_MODE$([ "$PIN" = 1 ] || echo " --no-pin") --scenarios \"$SCENARIOS\" --sizes \"$SIZES\"\` (switches: $SWITCHES; $([ "$RATE" = 0 ] && echo "flat out, generator mode $TX_MODE" || echo "at $RATE frames/s")), $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }' | head -1)."
     echo "Load average before/after: $LOAD0 / $LOAD1 (the machine is shared: figures are noisy)."
     echo
-    echo "Generator (bare veth pair, one sending thread, $DURATION s, 2 runs each alternating; frames/s reaching the peer, and frames per CPU second of the generator process; vsbench through a socket and with XDP live frames, its default mode):"
-    echo
-    echo "| frame | vsbench socket pps | vsbench xdp pps | trafgen pps | socket frames/CPU s | xdp frames/CPU s | trafgen frames/CPU s | socket vs trafgen per CPU s | xdp vs trafgen pps |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    awk -F'\t' '{ s[$3, $2] += $4; c[$3, $2] += $5; n[$3, $2]++; sz[$3] = 1 }
-        function pps(z, t) { return n[z, t] ? s[z, t] / n[z, t] : 0 }
-        function pcs(z, t) { return c[z, t] > 0 ? s[z, t] * '"$DURATION"' / c[z, t] : 0 }
-        END { for (z in sz) {
-              printf "| %dB | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f |\n", z, pps(z, "vsbench"), pps(z, "vsbench-xdp"), pps(z, "trafgen"),
-                  pcs(z, "vsbench"), pcs(z, "vsbench-xdp"), pcs(z, "trafgen"),
-                  (pcs(z, "trafgen") > 0 ? pcs(z, "vsbench") / pcs(z, "trafgen") : 0), (pps(z, "trafgen") > 0 ? pps(z, "vsbench-xdp") / pps(z, "trafgen") : 0) } }' "$WORK/generator.tsv" | sort -t'|' -k2 -n
-    echo
+    if [ -s "$WORK/generator.tsv" ]; then
+        echo "Generator (bare veth pair, one sending thread, $DURATION s, 2 runs each alternating; frames/s reaching the peer, and frames per CPU second of the generator process; vsbench through a socket and with XDP live frames, its default mode):"
+        echo
+        echo "| frame | vsbench socket pps | vsbench xdp pps | trafgen pps | socket frames/CPU s | xdp frames/CPU s | trafgen frames/CPU s | socket vs trafgen per CPU s | xdp vs trafgen pps |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        awk -F'\t' '{ s[$3, $2] += $4; c[$3, $2] += $5; n[$3, $2]++; sz[$3] = 1 }
+            function pps(z, t) { return n[z, t] ? s[z, t] / n[z, t] : 0 }
+            function pcs(z, t) { return c[z, t] > 0 ? s[z, t] * '"$DURATION"' / c[z, t] : 0 }
+            END { for (z in sz) {
+                  printf "| %dB | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f |\n", z, pps(z, "vsbench"), pps(z, "vsbench-xdp"), pps(z, "trafgen"),
+                      pcs(z, "vsbench"), pcs(z, "vsbench-xdp"), pcs(z, "trafgen"),
+                      (pcs(z, "trafgen") > 0 ? pcs(z, "vsbench") / pcs(z, "trafgen") : 0), (pps(z, "trafgen") > 0 ? pps(z, "vsbench-xdp") / pps(z, "trafgen") : 0) } }' "$WORK/generator.tsv" | sort -t'|' -k2 -n
+        echo
+    fi
     if [ -s "$RESULTS" ]; then
         echo "| scenario | frame | flows | switch | offered pps | forwarded pps | loss (of which veth drops) | lat p50/p99 µs | switch CPU ns/pkt | softirq ns/pkt | fwd vs OVS | fwd vs kernel | switch CPU/pkt vs OVS |"
         echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
