@@ -6,7 +6,8 @@
 //! outputs per port and checks MTUs; the reference slow path ([`crate::reference`]) collects
 //! them. Sharing this walk is deliberate: the soundness test then isolates what the caches add.
 //!
-//! The last output of a list takes the packet itself; earlier ones take copies.
+//! The last output of a list (or the last port of a flood ending it) takes the packet itself;
+//! earlier ones take copies, so a packet in a UMEM frame leaves by address at most once.
 //!
 //! Nothing here panics on any frame: rewrites of headers the frame does not have do nothing
 //! (see [`crate::setfield`]).
@@ -77,8 +78,13 @@ pub fn execute<E: Env>(
                 // MAC learning is not implemented: NORMAL floods.
                 let mut ports = Vec::new();
                 env.flood_ports(meta.in_port, &mut ports);
+                // A flood ending the list gives the packet itself to its last port.
+                let mine = if i == last { ports.pop() } else { None };
                 for port in ports {
                     env.output(port, p.clone());
+                }
+                if let (Some(port), Some(p)) = (mine, pkt.take()) {
+                    env.output(port, p);
                 }
             }
             DpAction::Controller {

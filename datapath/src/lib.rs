@@ -28,6 +28,7 @@ use flowtable::pipeline::RecircIds;
 use flowtable::table::Tables;
 
 use drops::DropCounters;
+use port::afxdp::xdp::umem::UmemGroup;
 use upcall::TokenBucket;
 
 pub(crate) use shared::{
@@ -36,6 +37,7 @@ pub(crate) use shared::{
 pub use shared::{CONTROLLER_RATE, PACKET_IN_QUEUE};
 
 pub use packet::Packet;
+pub use port::afxdp::xdp::umem::UmemStats;
 pub use port::{Port, PortError, PortKind};
 pub use revalidate::PassStats;
 pub use stats::{CacheStats, MegaflowInfo, PacketIn, PortStats};
@@ -169,6 +171,7 @@ impl Datapath {
             pmds: (0..cfg.pmd_threads.max(1))
                 .map(|_| PmdShared::new())
                 .collect(),
+            umems: (0..cfg.pmd_threads.max(1)).map(UmemGroup::new).collect(),
             registry: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             revalidations: AtomicU64::new(0),
@@ -219,6 +222,26 @@ impl Datapath {
         Ok(dp)
     }
 
+    /// A handle that opens ports for this datapath: an afxdp port is opened for the PMD thread
+    /// with the fewest ports and shares that thread's UMEM, so that forwarding between the
+    /// ports of one thread copies no bytes (docs/DATAPATH-PORTS.md). Give the port to
+    /// [`Datapath::add_port`], which puts it on that thread.
+    pub fn port_opener(&self) -> PortOpener {
+        PortOpener {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The UMEMs shared by the afxdp ports of each PMD thread, with their frame accounting
+    /// and their counts of packets sent by address and by copy.
+    pub fn umem_stats(&self) -> Vec<UmemStats> {
+        self.shared
+            .umems
+            .iter()
+            .flat_map(UmemGroup::stats)
+            .collect()
+    }
+
     /// Adds a port under OpenFlow port number `ofport`; a PMD thread starts receiving from it.
     pub fn add_port(&self, ofport: u32, port: Box<dyn Port>) -> Result<(), DatapathError> {
         let s = &self.shared;
@@ -230,14 +253,12 @@ impl Datapath {
                 ofport,
             });
         }
-        // The PMD thread with the fewest ports receives from it.
-        let mut load = vec![0usize; s.pmds.len()];
-        for e in old.by_ofport.values() {
-            if let Some(l) = load.get_mut(e.pmd) {
-                *l += 1;
-            }
-        }
-        let pmd = (0..load.len()).min_by_key(|&i| load[i]).unwrap_or(0);
+        // The PMD thread the port was opened for (its UMEM's), else the one with the fewest
+        // ports.
+        let pmd = port
+            .pmd()
+            .filter(|p| *p < s.pmds.len())
+            .unwrap_or_else(|| s.least_loaded_pmd());
         let entry = Arc::new(PortEntry {
             ofport,
             name: port.name().to_string(),
@@ -458,6 +479,38 @@ impl Datapath {
         let _g = lock(&s.port_lock);
         s.ports.store(Arc::new(PortMap::default()));
         lock(&s.registry).clear();
+    }
+}
+
+/// Opens ports for a datapath (see [`Datapath::port_opener`]). Cheap to clone; usable from any
+/// thread, e.g. one allowed to block while an interface is set up.
+#[derive(Clone)]
+pub struct PortOpener {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for PortOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortOpener")
+            .field("bridge", &self.shared.bridge)
+            .finish()
+    }
+}
+
+impl PortOpener {
+    /// Opens a port of `kind` on `iface` with `options`, as [`port::open`] does, except that
+    /// an afxdp port shares the UMEM of the PMD thread that will receive from it.
+    pub fn open(
+        &self,
+        kind: PortKind,
+        iface: &str,
+        options: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Box<dyn Port>, PortError> {
+        let group = self.shared.umems.get(self.shared.least_loaded_pmd());
+        match (kind, group) {
+            (PortKind::Afxdp, Some(group)) => port::afxdp::open_in(iface, options, group),
+            _ => port::open(kind, iface, options),
+        }
     }
 }
 

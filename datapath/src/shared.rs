@@ -17,6 +17,7 @@ use flowtable::{FlowKey, FlowMask};
 
 use crate::cache::{Decision, Megaflow};
 use crate::drops::{self, DropCounters};
+use crate::port::afxdp::xdp::umem::UmemGroup;
 use crate::stats::PacketIn;
 use crate::upcall::TokenBucket;
 use crate::{clock, DatapathConfig, Port};
@@ -180,6 +181,8 @@ pub(crate) struct Shared {
     pub port_lock: Mutex<()>,
     pub drops: DropCounters,
     pub pmds: Vec<PmdShared>,
+    /// The UMEMs of each PMD thread's afxdp ports (index: PMD id).
+    pub umems: Vec<UmemGroup>,
     /// Every live megaflow, by id.
     pub registry: Mutex<HashMap<u64, Arc<Megaflow>>>,
     pub next_id: AtomicU64,
@@ -204,6 +207,17 @@ impl std::fmt::Debug for Shared {
 impl Shared {
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::Acquire)
+    }
+
+    /// The PMD thread receiving from the fewest ports (the first of them on a tie).
+    pub fn least_loaded_pmd(&self) -> usize {
+        let mut load = vec![0usize; self.pmds.len()];
+        for e in self.ports.load().by_ofport.values() {
+            if let Some(l) = load.get_mut(e.pmd) {
+                *l += 1;
+            }
+        }
+        (0..load.len()).min_by_key(|&i| load[i]).unwrap_or(0)
     }
 
     /// Registers a new megaflow, unless the limit is reached (then the decision comes back).

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::action::{self, Action, ActionError, OfPort};
-use crate::classifier::Classifier;
+use crate::classifier::{Classifier, Rule};
 use crate::matching::Match;
 use crate::syntax::flow::{FlowCommand, FlowMod, FlowModFlags};
 
@@ -74,15 +74,17 @@ impl RuleStats {
     }
 }
 
-/// One rule of a flow table.
-#[derive(Debug)]
-pub struct FlowRule {
+/// One rule of a flow table: the classifier's [`Rule`] (match, priority, insertion order) of a
+/// [`FlowEntry`] (everything else). The entry's fields read as the rule's own through `Deref`
+/// (`rule.cookie`, `rule.actions`), so a rule is one allocation, shared by the classifier and
+/// every holder of an `Arc<FlowRule>`, and its match is stored once.
+pub type FlowRule = Rule<FlowEntry>;
+
+/// What a flow table keeps about a rule besides its match and priority.
+#[derive(Clone, Debug)]
+pub struct FlowEntry {
     /// The table the rule is in.
     pub table: u8,
-    /// Which packets the rule applies to.
-    pub match_: Match,
-    /// Higher wins.
-    pub priority: u16,
     /// Opaque controller-chosen identifier.
     pub cookie: u64,
     /// Seconds without a packet after which the rule expires; 0 for never.
@@ -101,7 +103,7 @@ pub struct FlowRule {
     pub stats: Arc<RuleStats>,
 }
 
-impl FlowRule {
+impl Rule<FlowEntry> {
     /// The time after which the rule's timeouts count idleness: its last packet, or its
     /// creation if it has seen none.
     pub fn idle_since(&self) -> Millis {
@@ -218,12 +220,12 @@ pub enum FlowModError {
 /// One flow table: a classifier of rules.
 #[derive(Clone, Debug, Default)]
 pub struct FlowTable {
-    rules: Classifier<Arc<FlowRule>>,
+    rules: Classifier<FlowEntry>,
 }
 
 impl FlowTable {
     /// The classifier holding the rules, for lookups.
-    pub fn classifier(&self) -> &Classifier<Arc<FlowRule>> {
+    pub fn classifier(&self) -> &Classifier<FlowEntry> {
         &self.rules
     }
 
@@ -239,7 +241,7 @@ impl FlowTable {
 
     /// Every rule, in no particular order.
     pub fn rules(&self) -> impl Iterator<Item = &Arc<FlowRule>> {
-        self.rules.iter().map(|r| &r.value)
+        self.rules.iter()
     }
 }
 
@@ -351,7 +353,7 @@ impl Tables {
         }
         Arc::make_mut(slot)
             .rules
-            .remove(&rule.match_, rule.priority)
+            .remove_rule(&rule.match_, rule.priority)
             .is_some()
     }
 
@@ -363,12 +365,8 @@ impl Tables {
             .ok_or(FlowModError::BadTable(table))?;
         crate::action::validate(&fm.actions, &fm.match_, table)
             .map_err(FlowModError::BadActions)?;
-        let existing = slot
-            .rules
-            .find_exact(&fm.match_, fm.priority)
-            .map(|r| r.value.clone());
         if fm.flags.check_overlap
-            && existing.is_none()
+            && slot.rules.find_exact(&fm.match_, fm.priority).is_none()
             && slot.rules.has_overlap(&fm.match_, fm.priority)
         {
             return Err(FlowModError::Overlap {
@@ -376,29 +374,30 @@ impl Tables {
                 priority: fm.priority,
             });
         }
-        // Replacing an identical rule keeps its counters unless asked otherwise (OpenFlow 1.3,
-        // OFPFF_RESET_COUNTS); the replacement is a new rule in every other respect.
-        let stats = match &existing {
-            Some(old) if !fm.flags.reset_counts => old.stats.clone(),
-            _ => Arc::default(),
-        };
-        let rule = FlowRule {
-            table,
-            match_: fm.match_,
-            priority: fm.priority,
-            cookie: fm.cookie,
-            idle_timeout: fm.idle_timeout,
-            hard_timeout: fm.hard_timeout,
-            importance: fm.importance,
-            flags: fm.flags,
-            actions: fm.actions.as_slice().into(),
-            created: now,
-            stats,
-        };
-        Arc::make_mut(slot)
+        let actions: Arc<[Action]> = fm.actions.as_slice().into();
+        let replaced = Arc::make_mut(slot)
             .rules
-            .insert(fm.match_, fm.priority, Arc::new(rule));
-        Ok(match existing {
+            .insert_with(fm.match_, fm.priority, |existing| {
+                // Replacing an identical rule keeps its counters unless asked otherwise
+                // (OpenFlow 1.3, OFPFF_RESET_COUNTS); the replacement is a new rule in every
+                // other respect.
+                let stats = match existing {
+                    Some(old) if !fm.flags.reset_counts => old.stats.clone(),
+                    _ => Arc::default(),
+                };
+                FlowEntry {
+                    table,
+                    cookie: fm.cookie,
+                    idle_timeout: fm.idle_timeout,
+                    hard_timeout: fm.hard_timeout,
+                    importance: fm.importance,
+                    flags: fm.flags,
+                    actions,
+                    created: now,
+                    stats,
+                }
+            });
+        Ok(match replaced {
             Some(_) => Outcome {
                 modified: 1,
                 ..Outcome::default()
@@ -422,7 +421,7 @@ impl Tables {
     fn modify(&mut self, fm: &FlowMod, strict: bool) -> Result<Outcome, FlowModError> {
         let selector = Selector { fm, strict };
         let mut outcome = Outcome::default();
-        let mut staged: Vec<(u8, Arc<FlowRule>)> = Vec::new();
+        let mut staged: Vec<(u8, Match, u16, FlowEntry)> = Vec::new();
         for table in self.addressed(fm)? {
             let Some(slot) = self.tables.get(usize::from(table)) else {
                 continue;
@@ -442,10 +441,8 @@ impl Tables {
                 } else {
                     rule.stats.clone()
                 };
-                let new = FlowRule {
+                let new = FlowEntry {
                     table,
-                    match_: rule.match_,
-                    priority: rule.priority,
                     cookie,
                     idle_timeout: rule.idle_timeout,
                     hard_timeout: rule.hard_timeout,
@@ -455,16 +452,16 @@ impl Tables {
                     created: rule.created,
                     stats,
                 };
-                staged.push((table, Arc::new(new)));
+                staged.push((table, rule.match_, rule.priority, new));
             }
         }
         // Validation of every selected rule passed: only now change the tables, so a refused
         // modify changes nothing.
-        for (table, rule) in staged {
+        for (table, match_, priority, entry) in staged {
             if let Some(slot) = self.tables.get_mut(usize::from(table)) {
                 Arc::make_mut(slot)
                     .rules
-                    .insert(rule.match_, rule.priority, rule);
+                    .insert_with(match_, priority, |_| entry);
                 outcome.modified += 1;
             }
         }
@@ -488,7 +485,7 @@ impl Tables {
             }
             let rules = &mut Arc::make_mut(slot).rules;
             for rule in doomed {
-                rules.remove(&rule.match_, rule.priority);
+                rules.remove_rule(&rule.match_, rule.priority);
                 outcome.removed.push(Removed {
                     rule,
                     reason: RemovedReason::Delete,
@@ -508,17 +505,12 @@ impl Tables {
             let hit = table
                 .rules
                 .find_exact(&selector.fm.match_, selector.fm.priority);
-            Box::new(
-                hit.into_iter()
-                    .map(|r| &r.value)
-                    .filter(|r| selector.selects(r)),
-            )
+            Box::new(hit.into_iter().filter(|r| selector.selects(r)))
         } else {
             Box::new(
                 table
                     .rules
                     .iter_loose(&selector.fm.match_)
-                    .map(|r| &r.value)
                     .filter(|r| selector.selects(r)),
             )
         }

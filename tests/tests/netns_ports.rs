@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use datapath::port::afpacket::AfpacketPort;
 use datapath::port::afxdp::AfxdpPort;
 use datapath::port::tap::TapPort;
-use datapath::{Datapath, DatapathConfig, Packet, Port};
+use datapath::{Datapath, DatapathConfig, Packet, Port, PortKind, UmemStats};
 use flowtable::pipeline::RecircIds;
 use flowtable::syntax::flow::parse_flow;
 use flowtable::table::Tables;
@@ -930,6 +930,146 @@ fn datapath_forwards_between_afxdp_ports() {
         !t.has_xdp(&t.ha) && !t.has_xdp(&t.hb),
         "programs detached at shutdown"
     );
+}
+
+/// A datapath with `pmd_threads` PMD threads bridging two afxdp ports opened through its
+/// port opener (so that the ports of one PMD thread share a UMEM).
+fn shared_umem_bridge(t: &Topology, mode: &str, pmd_threads: usize) -> Datapath {
+    let mut tables = Tables::new();
+    for flow in ["in_port=1,actions=output:2", "in_port=2,actions=output:1"] {
+        let fm = parse_flow(flow).unwrap_or_else(|e| panic!("{flow}: {e}"));
+        tables
+            .apply(&fm, false, 0)
+            .unwrap_or_else(|e| panic!("{flow}: {e}"));
+    }
+    let dp = Datapath::start(
+        "br0",
+        DatapathConfig {
+            pmd_threads,
+            ..DatapathConfig::default()
+        },
+        Arc::new(tables),
+        Arc::new(RecircIds::new()),
+    )
+    .unwrap_or_else(|e| panic!("datapath: {e}"));
+    let opener = dp.port_opener();
+    let opts = options(&[("xdp-mode", mode)]);
+    for (ofport, dev) in [(1, &t.ha), (2, &t.hb)] {
+        let port = in_ns(&t.sw, || opener.open(PortKind::Afxdp, dev, &opts))
+            .unwrap_or_else(|e| panic!("open {dev}: {e}"));
+        dp.add_port(ofport, port)
+            .unwrap_or_else(|e| panic!("add {dev}: {e}"));
+    }
+    dp
+}
+
+/// The UMEMs of `dp` once its PMD threads are quiet, each checked to account for every frame
+/// (free, in the kernel, or in a packet) with no packet left in user space.
+fn quiet_umems(dp: &Datapath) -> Vec<UmemStats> {
+    dp.quiesce();
+    let umems = dp.umem_stats();
+    for u in &umems {
+        assert!(
+            u.balanced() && u.packets == 0,
+            "frames unaccounted for: {u:?}"
+        );
+    }
+    umems
+}
+
+/// Two afxdp ports of one PMD thread share its UMEM, and the datapath forwards between them
+/// by handing the received frame to the other port's tx ring: no copy in user space. In
+/// native and skb mode; every frame stays accounted for, and removing the ports frees them.
+#[test]
+fn datapath_forwards_by_address_within_a_shared_umem() {
+    let _serial = serial();
+    if !prerequisites() {
+        return;
+    }
+    for mode in ["native", "skb"] {
+        let t = Topology::new();
+        let dp = shared_umem_bridge(&t, mode, 1);
+        let umems = quiet_umems(&dp);
+        assert!(
+            matches!(umems.as_slice(), [u] if u.sockets == 2 && u.pmd == Some(0)),
+            "{mode}: one UMEM shared by both ports: {umems:?}"
+        );
+        assert_eq!(
+            ping(&t.a, IP_B, 3),
+            3,
+            "{mode}: ping through the shared UMEM"
+        );
+        let udp = udp_burst(&t.a, &t.b, IP_B, 5000, 20_000);
+        assert_eq!(udp, 5000, "{mode}: UDP through the shared UMEM");
+        let tcp = tcp_transfer(&t.a, &t.b, IP_B, 4 << 20);
+        assert_eq!(tcp, Ok(4 << 20), "{mode}: TCP through the shared UMEM");
+        let umems = quiet_umems(&dp);
+        let u = umems.first().copied().unwrap_or_default();
+        eprintln!("afxdp {mode}, one PMD thread: {u:?}");
+        // Every ping, UDP datagram and (unsegmented) TCP segment went by address; only the
+        // segments of skb mode's TCP super-frames are new heap packets, copied.
+        assert!(u.tx_by_address >= 5006, "{mode}: {u:?}");
+        if mode == "native" {
+            assert_eq!(u.tx_copied, 0, "{mode}: {u:?}");
+        }
+        let stats = dp.port_stats();
+        assert!(
+            stats.iter().all(|p| p.tx_dropped == 0 && p.rx_errors == 0),
+            "{mode}: {stats:?}"
+        );
+        // A closed socket gives back the frames the kernel held; the UMEM goes with the last.
+        dp.remove_port(1)
+            .unwrap_or_else(|e| panic!("remove port 1: {e}"));
+        let umems = quiet_umems(&dp);
+        assert!(
+            matches!(umems.as_slice(), [u] if u.sockets == 1),
+            "{mode}: {umems:?}"
+        );
+        // A port opened again shares the UMEM through the socket that did not register it.
+        let opts = options(&[("xdp-mode", mode)]);
+        let port = in_ns(&t.sw, || {
+            dp.port_opener().open(PortKind::Afxdp, &t.ha, &opts)
+        })
+        .unwrap_or_else(|e| panic!("reopen {}: {e}", t.ha));
+        dp.add_port(1, port)
+            .unwrap_or_else(|e| panic!("add port 1 again: {e}"));
+        assert_eq!(ping(&t.a, IP_B, 3), 3, "{mode}: ping after reopening");
+        let umems = quiet_umems(&dp);
+        assert!(
+            matches!(umems.as_slice(), [v] if v.sockets == 2 && v.tx_by_address > u.tx_by_address),
+            "{mode}: {umems:?}"
+        );
+        dp.remove_port(1)
+            .unwrap_or_else(|e| panic!("remove port 1: {e}"));
+        dp.remove_port(2)
+            .unwrap_or_else(|e| panic!("remove port 2: {e}"));
+        assert!(dp.umem_stats().is_empty(), "{mode}: UMEM released");
+        dp.shutdown();
+    }
+}
+
+/// Ports polled by different PMD threads have different UMEMs: the datapath still forwards
+/// between them, by copying.
+#[test]
+fn datapath_copies_between_the_umems_of_two_pmd_threads() {
+    let _serial = serial();
+    if !prerequisites() {
+        return;
+    }
+    let t = Topology::new();
+    let dp = shared_umem_bridge(&t, "native", 2);
+    assert_eq!(ping(&t.a, IP_B, 3), 3, "ping across PMD threads");
+    let udp = udp_burst(&t.a, &t.b, IP_B, 5000, 20_000);
+    assert_eq!(udp, 5000, "UDP across PMD threads");
+    let umems = quiet_umems(&dp);
+    assert_eq!(umems.len(), 2, "{umems:?}");
+    assert!(
+        umems.iter().all(|u| u.sockets == 1 && u.tx_by_address == 0),
+        "{umems:?}"
+    );
+    let copied: u64 = umems.iter().map(|u| u.tx_copied).sum();
+    assert!(copied >= 5006, "{umems:?}");
+    dp.shutdown();
 }
 
 /// A 60-byte Ethernet/IPv4/UDP frame (64 bytes on the wire with the FCS) from A to B.

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Weak};
 
 use flowtable::action::{
@@ -29,12 +30,15 @@ pub type Reason = String;
 /// The flow mod a [`v1::FlowSpec`] describes, for `command`.
 pub fn flow_mod(spec: &v1::FlowSpec, command: FlowCommand) -> Result<FlowMod, Reason> {
     match &spec.spec {
-        Some(v1::flow_spec::Spec::Text(text)) => {
-            parse_flow_mod(text, command).map_err(|e| e.to_string())
-        }
+        Some(v1::flow_spec::Spec::Text(text)) => parse_flow_text(text, command),
         Some(v1::flow_spec::Spec::Flow(flow)) => structured_flow_mod(flow, command),
         None => Err("the flow is missing: give flow text or a structured flow".to_string()),
     }
+}
+
+/// The flow mod of `text` (Open vSwitch flow syntax), for `command`.
+pub fn parse_flow_text(text: &str, command: FlowCommand) -> Result<FlowMod, Reason> {
+    parse_flow_mod(text, command).map_err(|e| e.to_string())
 }
 
 /// A delete flow mod that selects every flow of every table.
@@ -718,6 +722,80 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
             })
             .collect()
     })
+}
+
+/// Items per chunk of [`pipeline`]: large enough that handing a chunk over costs little, small
+/// enough that the chunks in flight stay in the caches.
+const PIPELINE_CHUNK: usize = 1024;
+
+/// Chunks each worker of [`pipeline`] may have finished ahead of the consumer.
+const PIPELINE_AHEAD: usize = 2;
+
+/// `items.into_iter().map(f)`, consumed in order by `sink` on the calling thread while worker
+/// threads map the items that follow: parsing a bundle overlaps with applying it, and only a
+/// few chunks of parsed flow mods exist at a time rather than the whole bundle.
+///
+/// `sink` returns [`ControlFlow::Break`] to stop; the items not yet mapped are then dropped
+/// unmapped. Below [`PARALLEL_MIN`] items, or on a single core, everything runs on the calling
+/// thread.
+pub fn pipeline<T: Send, R: Send>(
+    items: Vec<T>,
+    f: impl Fn(T) -> R + Sync,
+    mut sink: impl FnMut(R) -> ControlFlow<()>,
+) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    // The calling thread is busy consuming: one core fewer for mapping.
+    let workers = cores;
+    if workers == 0 || items.len() < PARALLEL_MIN {
+        for item in items {
+            if sink(f(item)).is_break() {
+                return;
+            }
+        }
+        return;
+    }
+    // Chunk `c` goes to worker `c % workers`, so the consumer knows whom to wait for next.
+    let mut shares: Vec<Vec<Vec<T>>> = (0..workers).map(|_| Vec::new()).collect();
+    let mut n_chunks = 0;
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        let chunk: Vec<T> = items.by_ref().take(PIPELINE_CHUNK).collect();
+        if let Some(share) = shares.get_mut(n_chunks % workers) {
+            share.push(chunk);
+        }
+        n_chunks += 1;
+    }
+    std::thread::scope(|scope| {
+        let f = &f;
+        let receivers: Vec<_> = shares
+            .into_iter()
+            .map(|share| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<R>>(PIPELINE_AHEAD);
+                scope.spawn(move || {
+                    for chunk in share {
+                        // A closed channel means the consumer stopped: drop the rest.
+                        if tx.send(chunk.into_iter().map(f).collect()).is_err() {
+                            return;
+                        }
+                    }
+                });
+                rx
+            })
+            .collect();
+        'chunks: for c in 0..n_chunks {
+            // A worker only hangs up early by panicking; the scope re-raises the panic.
+            let Some(Ok(mapped)) = receivers.get(c % workers).map(|rx| rx.recv()) else {
+                break;
+            };
+            for r in mapped {
+                if sink(r).is_break() {
+                    break 'chunks;
+                }
+            }
+        }
+        // Unblocks the workers still sending, before the scope joins them.
+        drop(receivers);
+    });
 }
 
 /// A rule as a line `add-flow` accepts, with its table, cookie, timeouts and flags, so that

@@ -379,6 +379,29 @@ pub struct Change {
 }
 
 impl Change {
+    /// Appends the change's journal line to `out`: its operation, then its text as the client
+    /// sent it (or the flow mod formatted, when it came structured).
+    pub fn journal_line(&self, out: &mut String) {
+        let op = JournalOp {
+            command: self.flow_mod.command,
+            strict: self.strict,
+        };
+        out.push_str(op.name());
+        out.push(' ');
+        match &self.text {
+            // Line breaks separate items like spaces do, so folding them keeps the meaning.
+            Some(t) if t.contains(['\n', '\r']) => {
+                out.extend(
+                    t.chars()
+                        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c }),
+                );
+            }
+            Some(t) => out.push_str(t),
+            None => out.push_str(&flow_mod_text(&self.flow_mod)),
+        }
+        out.push('\n');
+    }
+
     /// A change without source text.
     pub fn new(flow_mod: FlowMod, strict: bool) -> Change {
         Change {
@@ -433,36 +456,30 @@ impl FlowLog {
         tables: &Tables,
         cache: &mut TextCache,
     ) -> Result<(), PersistError> {
+        let mut lines = String::with_capacity(mods.len() * 96 + 8);
+        for change in mods {
+            change.journal_line(&mut lines);
+        }
+        self.record_lines(mods.len(), lines, tables, cache)
+    }
+
+    /// [`Self::record`] of `n` flow mods whose [`Change::journal_line`]s are `lines`, for a
+    /// bundle that wrote each line as it applied the flow mod and then dropped it.
+    pub fn record_lines(
+        &mut self,
+        n: usize,
+        mut lines: String,
+        tables: &Tables,
+        cache: &mut TextCache,
+    ) -> Result<(), PersistError> {
         let limit = COMPACT_MIN.max(tables.len().saturating_mul(2));
-        let Some(journal) = self
-            .journal
-            .as_mut()
-            .filter(|_| self.entries + mods.len() <= limit)
-        else {
+        let Some(journal) = self.journal.as_mut().filter(|_| self.entries + n <= limit) else {
             return self.compact(tables, cache);
         };
-        let mut text = String::with_capacity(mods.len() * 96 + 8);
-        for change in mods {
-            let op = JournalOp {
-                command: change.flow_mod.command,
-                strict: change.strict,
-            };
-            text.push_str(op.name());
-            text.push(' ');
-            match &change.text {
-                // Line breaks separate items like spaces do, so folding them keeps the meaning.
-                Some(t) => text.extend(
-                    t.chars()
-                        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c }),
-                ),
-                None => text.push_str(&flow_mod_text(&change.flow_mod)),
-            }
-            text.push('\n');
-        }
-        text.push_str("commit\n");
+        lines.push_str("commit\n");
         let path = self.store.journal_path(&self.bridge);
         let written = journal
-            .write_all(text.as_bytes())
+            .write_all(lines.as_bytes())
             .and_then(|()| journal.sync_data());
         if let Err(e) = written {
             // The journal may end with part of this batch (without its commit line, so it is
@@ -470,7 +487,7 @@ impl FlowLog {
             self.journal = None;
             return Err(io_err(&path)(e));
         }
-        self.entries += mods.len();
+        self.entries += n;
         Ok(())
     }
 

@@ -271,6 +271,16 @@ pub async fn bind_unix(path: &Path) -> Result<UnixListener, DaemonError> {
     Ok(listener)
 }
 
+/// HTTP/2 flow-control window of the Unix socket, for streams and for the connection. The
+/// protocol's default (64 KiB) makes a client wait for a window update every 64 KiB, which for
+/// a 6 MB bundle of 100 000 flows is a hundred round trips between the processes; local peers
+/// can be trusted with a larger window.
+const LOCAL_WINDOW: u32 = 8 << 20;
+
+/// Largest HTTP/2 frame the Unix socket accepts: 1 MiB rather than 16 KiB, so a large request
+/// arrives in a few frames (fewer wake-ups and copies on both sides).
+const LOCAL_FRAME: u32 = 1 << 20;
+
 /// Serves `api` on the Unix listener until `shutdown` resolves.
 pub async fn serve_unix(
     api: &Api,
@@ -279,6 +289,9 @@ pub async fn serve_unix(
 ) -> Result<(), DaemonError> {
     let routes = api.routes().await.map_err(|e| DaemonError(e.to_string()))?;
     Server::builder()
+        .initial_stream_window_size(LOCAL_WINDOW)
+        .initial_connection_window_size(LOCAL_WINDOW)
+        .max_frame_size(Some(LOCAL_FRAME))
         .add_routes(routes)
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
         .await

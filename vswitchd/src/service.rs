@@ -430,35 +430,25 @@ impl v1::bundles_server::Bundles for Api {
     ) -> Result<Response<v1::FlowModResult>, Status> {
         let r = request.into_inner();
         self.switch.bridge(&r.bridge).map_err(status)?;
-        let mods = tokio::task::spawn_blocking(move || {
-            let indexed: Vec<(usize, &v1::FlowMod)> = r.mods.iter().enumerate().collect();
-            convert::parallel_map(&indexed, |&(index, m)| {
-                let fail = |reason: String| SwitchError::Bundle {
-                    index,
-                    error: Box::new(SwitchError::Invalid(reason)),
-                };
-                let command = command_of(m.command).map_err(fail)?;
-                let fm = match &m.flow {
-                    Some(spec) => convert::flow_mod(spec, command).map_err(fail)?,
-                    None if command == FlowCommand::Delete => convert::delete_all(),
-                    None => return Err(fail("the flow is missing".to_string())),
-                };
-                Ok(Change {
-                    flow_mod: fm,
-                    strict: m.strict,
-                    text: spec_text(m.flow.as_ref()),
-                })
-            })
-            .into_iter()
-            .collect::<Result<Vec<_>, SwitchError>>()
-        })
-        .await
-        .map_err(|e| Status::internal(format!("bundle failed: {e}")))?
-        .map_err(status)?;
-        let n = mods.len();
+        let n = r.mods.len();
         let summary = self
             .switch
-            .apply(&r.bridge, mods)
+            .apply_parsed(&r.bridge, r.mods, |m| {
+                let command = command_of(m.command)?;
+                let (flow_mod, text) = match m.flow {
+                    Some(v1::FlowSpec {
+                        spec: Some(v1::flow_spec::Spec::Text(text)),
+                    }) => (convert::parse_flow_text(&text, command)?, Some(text)),
+                    Some(spec) => (convert::flow_mod(&spec, command)?, None),
+                    None if command == FlowCommand::Delete => (convert::delete_all(), None),
+                    None => return Err("the flow is missing".to_string()),
+                };
+                Ok(Change {
+                    flow_mod,
+                    strict: m.strict,
+                    text,
+                })
+            })
             .await
             .map_err(|e| match e {
                 // A one-item bundle fails like a bundle too.

@@ -24,6 +24,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -598,7 +599,13 @@ impl Switch {
             return Ok(state);
         }
         let (name, options) = (state.config.name.clone(), state.config.options.clone());
-        let opened = blocking(move || datapath::port::open(kind, &name, &options)).await?;
+        // Through the datapath's opener: an afxdp port then shares its PMD thread's UMEM.
+        let opener = bridge.with_datapath(Datapath::port_opener);
+        let opened = blocking(move || match opener {
+            Some(o) => o.open(kind, &name, &options),
+            None => datapath::port::open(kind, &name, &options),
+        })
+        .await?;
         match opened {
             Ok(port) => {
                 state.description = port.describe();
@@ -727,8 +734,24 @@ impl Switch {
         bridge: &str,
         mods: Vec<Change>,
     ) -> Result<ChangeSummary, SwitchError> {
+        self.apply_parsed(bridge, mods, Ok).await
+    }
+
+    /// [`Self::apply`] of `items`, each turned into a [`Change`] by `parse` or refused with a
+    /// reason, which fails the bundle as an invalid flow mod at its index (even alone).
+    ///
+    /// Items are parsed on worker threads while the ones before them are applied, and each
+    /// parsed flow mod is dropped once applied, so a bundle of 100 000 flows never holds all
+    /// its flow mods parsed at once. The first item that fails, in bundle order, fails the
+    /// bundle.
+    pub async fn apply_parsed<I: Send + 'static>(
+        &self,
+        bridge: &str,
+        items: Vec<I>,
+        parse: impl Fn(I) -> Result<Change, String> + Send + Sync + 'static,
+    ) -> Result<ChangeSummary, SwitchError> {
         let br = self.bridge(bridge)?;
-        let single = mods.len() == 1;
+        let single = items.len() == 1;
         let _flows = br.flows.lock().await;
         self.check_current(&br)?;
         let b = br.clone();
@@ -738,31 +761,46 @@ impl Switch {
             let now = now_ms();
             let mut summary = ChangeSummary::default();
             let mut removed = Vec::new();
-            for (index, change) in mods.iter().enumerate() {
-                let outcome = tables
-                    .apply(&change.flow_mod, change.strict, now)
-                    .map_err(|e| {
-                        let error = SwitchError::from(e);
-                        if single {
-                            error
-                        } else {
-                            SwitchError::Bundle {
-                                index,
-                                error: Box::new(error),
-                            }
+            // The journal lines of the flow mods applied so far, written once all succeeded.
+            let mut journal = String::new();
+            let mut n_mods = 0;
+            let mut failure = None;
+            convert::pipeline(items, parse, |parsed| {
+                let index = n_mods;
+                let error = match parsed {
+                    Err(reason) => SwitchError::Invalid(reason),
+                    Ok(change) => match tables.apply(&change.flow_mod, change.strict, now) {
+                        Ok(outcome) => {
+                            summary.added += outcome.added as u64;
+                            summary.modified += outcome.modified as u64;
+                            summary.removed += outcome.removed.len() as u64;
+                            removed.extend(outcome.removed);
+                            change.journal_line(&mut journal);
+                            n_mods += 1;
+                            return ControlFlow::Continue(());
                         }
-                    })?;
-                summary.added += outcome.added as u64;
-                summary.modified += outcome.modified as u64;
-                summary.removed += outcome.removed.len() as u64;
-                removed.extend(outcome.removed);
+                        Err(e) if single => {
+                            failure = Some(SwitchError::from(e));
+                            return ControlFlow::Break(());
+                        }
+                        Err(e) => SwitchError::from(e),
+                    },
+                };
+                failure = Some(SwitchError::Bundle {
+                    index,
+                    error: Box::new(error),
+                });
+                ControlFlow::Break(())
+            });
+            if let Some(e) = failure {
+                return Err(e);
             }
             if summary == ChangeSummary::default() {
                 return Ok((summary, removed));
             }
             let applied = started.elapsed();
             if let Some(log) = lock(&b.log).as_mut() {
-                log.record(&mods, &tables, &mut lock(&b.texts))
+                log.record_lines(n_mods, journal, &tables, &mut lock(&b.texts))
                     .map_err(|e| {
                         SwitchError::Internal(format!(
                             "cannot save the flows, nothing changed: {e}"
@@ -773,7 +811,7 @@ impl Switch {
             b.install(Arc::new(tables));
             tracing::debug!(
                 bridge = b.name,
-                flow_mods = mods.len(),
+                flow_mods = n_mods,
                 apply_ms = u64::try_from(applied.as_millis()).unwrap_or(u64::MAX),
                 save_ms = u64::try_from((saved - applied).as_millis()).unwrap_or(u64::MAX),
                 elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),

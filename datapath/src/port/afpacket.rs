@@ -110,10 +110,10 @@ impl Port for AfpacketPort {
                 Ok(Some((_, true))) => continue,
                 Ok(Some((len, false))) => {
                     // Longer than the buffer: truncated, so not forwardable.
-                    let Some(frame) = self.buf.get_mut(..len) else {
+                    let Some(frame) = self.buf.get(..len) else {
                         continue;
                     };
-                    n += self.ingress.accept(frame, out, limit);
+                    n += self.ingress.accept(Packet::from_slice(frame), out, limit);
                 }
                 Ok(None) => break,
                 Err(e) => return Err(self.io_error("receiving", e)),

@@ -20,8 +20,11 @@
 //! still the one it attached. Opening ports with conflicting `xdp-mode`s on one interface, or
 //! two ports on one queue, is refused.
 //!
-//! Frames are copied between the UMEM and [`Packet`]s (see [`xdp::xsk`]); sharing one UMEM
-//! between the ports of a PMD thread is a later optimisation. Received frames go through
+//! The ports a datapath opens for one PMD thread share a UMEM ([`xdp::umem`]): a received
+//! frame becomes a [`Packet`] that stays in its UMEM frame, and sent to another port of the
+//! same UMEM it goes to that port's tx ring by address, so forwarding between them copies no
+//! bytes in user space. Other packets are copied into a free frame ([`xdp::xsk`]). A port
+//! opened alone ([`open`], [`AfxdpPort::open`]) has a UMEM of its own. Received frames go through
 //! [`xdp::ingress`]: partial checksums left by senders with checksum offload are completed
 //! ([`xdp::csum`]), and in skb mode, where a sender's TSO super-frames arrive whole (through a
 //! frags-aware program and a multi-buffer socket), they are cut into MTU-sized segments
@@ -39,6 +42,7 @@ use self::xdp::ingress::Ingress;
 use self::xdp::netdev;
 use self::xdp::netlink::XdpMode;
 use self::xdp::options::Options;
+use self::xdp::umem::{Umem, UmemGroup, UmemStats};
 use self::xdp::xsk::{Xsk, XskConfig, XskStats};
 use super::{Port, PortError, PortKind};
 use crate::packet::Packet;
@@ -67,6 +71,12 @@ pub struct AfxdpStats {
     pub segmented: u64,
     /// Frames too long for the MTU that could not be segmented, dropped.
     pub oversized_dropped: u64,
+    /// Packets sent by handing their UMEM frame to the tx ring (no copy).
+    pub tx_by_address: u64,
+    /// Packets sent by copying them into a UMEM frame.
+    pub tx_copied: u64,
+    /// The port's UMEM (shared with the other ports of its PMD thread, or its own).
+    pub umem: UmemStats,
     /// The kernel's counters for the socket.
     pub xsk: XskStats,
 }
@@ -97,14 +107,54 @@ fn modes(value: &str) -> Option<&'static [XdpMode]> {
     }
 }
 
-/// Opens an afxdp port on `iface` (see the module documentation for `options`).
+/// Opens an afxdp port on `iface` (see the module documentation for `options`) with a UMEM
+/// of its own.
 pub fn open(iface: &str, options: &BTreeMap<String, String>) -> Result<Box<dyn Port>, PortError> {
     Ok(Box::new(AfxdpPort::open(iface, options)?))
 }
 
+/// Opens an afxdp port on `iface` whose socket shares a UMEM of `group`, the UMEMs of the PMD
+/// thread that will receive from it.
+pub fn open_in(
+    iface: &str,
+    options: &BTreeMap<String, String>,
+    group: &UmemGroup,
+) -> Result<Box<dyn Port>, PortError> {
+    Ok(Box::new(AfxdpPort::open_in(iface, options, Some(group))?))
+}
+
+/// Opens the socket for `cfg` in a UMEM of `group` if it can, else in a UMEM of its own.
+fn open_socket(cfg: &XskConfig, group: Option<&UmemGroup>) -> io::Result<Xsk> {
+    cfg.check()?;
+    if let Some(g) = group {
+        match Xsk::open(cfg, g.reserve(cfg.umem_key(), cfg.umem_frames())?) {
+            Ok(xsk) => return Ok(xsk),
+            // The queue is held: a socket of its own would not bind either.
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Err(e),
+            Err(e) => tracing::info!(
+                pmd = g.pmd(),
+                error = %e,
+                "cannot share the PMD thread's UMEM: the port gets its own"
+            ),
+        }
+    }
+    Xsk::open(cfg, Umem::private(cfg.umem_key(), cfg.umem_frames())?)
+}
+
 impl AfxdpPort {
-    /// Opens the port: loads and attaches the XDP program, creates and binds the socket.
+    /// Opens the port with a UMEM of its own: loads and attaches the XDP program, creates and
+    /// binds the socket.
     pub fn open(iface: &str, options: &BTreeMap<String, String>) -> Result<AfxdpPort, PortError> {
+        AfxdpPort::open_in(iface, options, None)
+    }
+
+    /// Opens the port with its socket in a UMEM of `group` (see [`open_in`]), or in one of its
+    /// own when `group` is None or the kernel refuses to share.
+    pub fn open_in(
+        iface: &str,
+        options: &BTreeMap<String, String>,
+        group: Option<&UmemGroup>,
+    ) -> Result<AfxdpPort, PortError> {
         let opts = Options::new(iface, options, OPTIONS)?;
         let mode_name = opts.get("xdp-mode").unwrap_or("auto");
         let try_modes = modes(mode_name).ok_or_else(|| {
@@ -164,13 +214,13 @@ impl AfxdpPort {
             io::ErrorKind::InvalidInput => opts.bad("rx-ring/tx-ring/frame-size", e.to_string()),
             _ => io_err("creating the AF_XDP socket")(e),
         };
-        let xsk = match Xsk::open(&cfg) {
+        let xsk = match open_socket(&cfg, group) {
             // Kernels before 6.6 know no multi-buffer sockets: super-frames are then dropped
             // by the kernel, as the documentation says.
             Err(e) if cfg.multi_buffer && e.kind() != io::ErrorKind::InvalidInput => {
                 tracing::info!(iface, error = %e, "multi-buffer AF_XDP unavailable");
                 cfg.multi_buffer = false;
-                Xsk::open(&cfg).map_err(bad_rings)?
+                open_socket(&cfg, group).map_err(bad_rings)?
             }
             other => other.map_err(bad_rings)?,
         };
@@ -200,10 +250,14 @@ impl AfxdpPort {
     /// The port's own counters and the kernel's socket counters.
     pub fn stats(&self) -> AfxdpStats {
         let ingress = self.ingress.stats();
+        let (tx_by_address, tx_copied) = self.xsk.tx_counts();
         AfxdpStats {
             csum_repaired: ingress.csum_repaired,
             segmented: ingress.segmented,
             oversized_dropped: ingress.oversized_dropped,
+            tx_by_address,
+            tx_copied,
+            umem: self.xsk.umem().stats(),
             xsk: self.xsk.stats(),
         }
     }
@@ -224,13 +278,13 @@ impl Port for AfxdpPort {
         if n < max {
             let ingress = &mut self.ingress;
             self.xsk
-                .recv(max - n, |frame| n += ingress.accept(frame, out, limit));
+                .recv(max - n, |pkt| n += ingress.accept(pkt, out, limit));
         }
         Ok(n)
     }
 
     fn send(&mut self, pkts: &mut Vec<Packet>) -> Result<usize, PortError> {
-        let sent = self.xsk.send(pkts.iter().map(Packet::data));
+        let sent = self.xsk.send(pkts);
         pkts.clear();
         sent.map_err(|source| match source.raw_os_error() {
             Some(libc::ENETDOWN) | Some(libc::ENXIO) => PortError::Closed {
@@ -248,6 +302,10 @@ impl Port for AfxdpPort {
         Some(self.xsk.fd())
     }
 
+    fn pmd(&self) -> Option<usize> {
+        self.xsk.umem().pmd()
+    }
+
     fn mtu(&self) -> usize {
         self.mtu
     }
@@ -258,7 +316,7 @@ impl Port for AfxdpPort {
 
     fn describe(&self) -> String {
         format!(
-            "afxdp {}, queue {}, {}{}{}, rx-ring {}, tx-ring {}, frame-size {}{}",
+            "afxdp {}, queue {}, {}{}{}, rx-ring {}, tx-ring {}, frame-size {}{}{}",
             self.claim.mode().name(),
             self.queue,
             if self.xsk.zero_copy() {
@@ -283,6 +341,10 @@ impl Port for AfxdpPort {
                 ", csum-repair"
             } else {
                 ""
+            },
+            match self.xsk.umem().pmd() {
+                Some(pmd) => format!(", UMEM of pmd {pmd}"),
+                None => String::new(),
             },
         )
     }

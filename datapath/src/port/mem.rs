@@ -245,6 +245,10 @@ impl Port for MemPort {
     }
 
     fn send(&mut self, pkts: &mut Vec<Packet>) -> Result<usize, PortError> {
+        // Kept until taken, maybe by another thread: on the heap, not in a UMEM frame.
+        if pkts.iter().any(Packet::is_umem) {
+            return Ok(self.tx.push(pkts.drain(..).map(Packet::into_heap)));
+        }
         Ok(self.tx.push(pkts.drain(..)))
     }
 

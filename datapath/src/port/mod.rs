@@ -38,6 +38,11 @@ pub trait Port: Send + 'static {
     fn mac(&self) -> Option<[u8; 6]>;
     /// A human-readable mode, e.g. "afxdp native, queue 0, need_wakeup".
     fn describe(&self) -> String;
+    /// The PMD thread that must receive from the port, if it was opened for one (an afxdp
+    /// port whose socket shares that thread's UMEM); `None`: any.
+    fn pmd(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The kinds of port.

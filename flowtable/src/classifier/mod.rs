@@ -103,6 +103,17 @@ pub struct Rule<T> {
     pub seq: u64,
 }
 
+/// A rule reads as its value too, so that an owner's fields (a flow table's cookie, actions,
+/// ...) and the rule's own (match, priority) are reached the same way: `rule.cookie` next to
+/// `rule.priority`.
+impl<T> std::ops::Deref for Rule<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
 impl<T> Rule<T> {
     /// Whether this rule beats `other` for a key both match: higher priority, then older.
     pub fn beats(&self, other: &Rule<T>) -> bool {
@@ -305,11 +316,9 @@ impl<T> Classifier<T> {
     }
 
     /// The rule with exactly this match and priority (ovs-ofctl's `--strict`).
-    pub fn find_exact(&self, match_: &Match, priority: u16) -> Option<&Rule<T>> {
+    pub fn find_exact(&self, match_: &Match, priority: u16) -> Option<&Arc<Rule<T>>> {
         let match_ = &normalized(match_);
-        self.subtable(&match_.mask)?
-            .find(match_, priority)
-            .map(|r| &**r)
+        self.subtable(&match_.mask)?.find(match_, priority)
     }
 
     /// The highest-priority rule matching `key` (the oldest among equals), ORing into `wc` every
@@ -319,14 +328,14 @@ impl<T> Classifier<T> {
     /// lookup relies on them instead of adding others. So `wc` must go into the megaflow as a
     /// whole, as it does when one mask accumulates over a pipeline's tables; pass a fresh mask to
     /// learn what this lookup alone needs.
-    pub fn lookup(&self, key: &FlowKey, wc: &mut FlowMask) -> Option<&Rule<T>> {
+    pub fn lookup(&self, key: &FlowKey, wc: &mut FlowMask) -> Option<&Arc<Rule<T>>> {
         let mut tries = TrieCtx {
             tries: &self.tries,
             prefixes: &self.prefixes,
             done: [None; N_TRIES],
             probed: [(0, 0); N_TRIES],
         };
-        let mut best: Option<&Rule<T>> = None;
+        let mut best: Option<&Arc<Rule<T>>> = None;
         // Misses whose bits are chosen at the end, when `wc` holds what the answer needs anyway:
         // often the bits a miss would add are in it already, and no trie walk is needed.
         let mut pending = Pending::default();
@@ -363,29 +372,33 @@ impl<T> Classifier<T> {
     }
 
     /// Every rule, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = &Rule<T>> {
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Rule<T>>> {
         self.subtables.iter().flat_map(|s| s.iter())
     }
 
     /// Every rule whose match is covered by `match_`: the rules a non-strict `ovs-ofctl
     /// del-flows`/`mod-flows` with that match selects (any priority).
-    pub fn iter_loose<'a>(&'a self, match_: &'a Match) -> impl Iterator<Item = &'a Rule<T>> + 'a {
+    pub fn iter_loose<'a>(
+        &'a self,
+        match_: &'a Match,
+    ) -> impl Iterator<Item = &'a Arc<Rule<T>>> + 'a {
         self.subtables
             .iter()
             .filter(move |s| match_.mask.is_subset_of(&s.mask))
-            .flat_map(move |s| -> Box<dyn Iterator<Item = &'a Rule<T>> + 'a> {
-                if s.mask == match_.mask {
-                    // Same mask: covered means same masked key, one bucket.
-                    Box::new(
-                        s.candidates(&match_.key)
-                            .iter()
-                            .map(|r| &**r)
-                            .filter(move |r| r.match_ == *match_ || match_.covers(&r.match_)),
-                    )
-                } else {
-                    Box::new(s.iter().filter(move |r| match_.covers(&r.match_)))
-                }
-            })
+            .flat_map(
+                move |s| -> Box<dyn Iterator<Item = &'a Arc<Rule<T>>> + 'a> {
+                    if s.mask == match_.mask {
+                        // Same mask: covered means same masked key, one bucket.
+                        Box::new(
+                            s.candidates(&match_.key)
+                                .iter()
+                                .filter(move |r| r.match_ == *match_ || match_.covers(&r.match_)),
+                        )
+                    } else {
+                        Box::new(s.iter().filter(move |r| match_.covers(&r.match_)))
+                    }
+                },
+            )
     }
 
     /// Whether another rule of priority `priority` shares a packet with `match_` (a rule with the
@@ -436,15 +449,23 @@ impl<T: Clone> Classifier<T> {
     /// `T: Clone` because changes are copy-on-write: a rule shared with a clone of this
     /// classifier is copied before it is handed back.
     pub fn insert(&mut self, match_: Match, priority: u16, value: T) -> Option<T> {
+        self.insert_with(match_, priority, |_| value)
+            .map(|r| Arc::unwrap_or_clone(r).value)
+    }
+
+    /// [`Self::insert`] of the value `make` builds from the rule it replaces, if any, which it
+    /// returns as it was (shared with clones of the classifier, never copied): one search for
+    /// the rule's place serves both, where a [`Self::find_exact`] followed by an insert would
+    /// search twice.
+    pub fn insert_with(
+        &mut self,
+        match_: Match,
+        priority: u16,
+        make: impl FnOnce(Option<&Rule<T>>) -> T,
+    ) -> Option<Arc<Rule<T>>> {
         let match_ = normalized(&match_);
         let seq = self.next_seq;
         self.next_seq += 1;
-        let rule = Arc::new(Rule {
-            match_,
-            priority,
-            value,
-            seq,
-        });
         let pos = match self.subtable_pos(&match_.mask) {
             Some(pos) => pos,
             None => {
@@ -457,14 +478,21 @@ impl<T: Clone> Classifier<T> {
             }
         };
         let st = Arc::make_mut(self.subtables.get_mut(pos)?);
-        let old = st.insert(rule);
+        let old = st.insert_with(&match_, priority, |old| {
+            Arc::new(Rule {
+                match_,
+                priority,
+                value: make(old),
+                seq,
+            })
+        });
         if old.is_none() {
             self.n_rules += 1;
             let plens = st.trie_plens;
             self.track_prefixes(&plens, &match_.key, true);
         }
         self.reorder(pos);
-        old.map(|r| Arc::unwrap_or_clone(r).value)
+        old
     }
 
     /// Adds (or removes) the prefixes of a rule with key `key` in a subtable with prefix lengths
@@ -493,6 +521,13 @@ impl<T: Clone> Classifier<T> {
 
     /// Removes the rule with exactly this match and priority and returns its value.
     pub fn remove(&mut self, match_: &Match, priority: u16) -> Option<T> {
+        self.remove_rule(match_, priority)
+            .map(|r| Arc::unwrap_or_clone(r).value)
+    }
+
+    /// [`Self::remove`], returning the rule as it was (shared with clones of the classifier,
+    /// never copied).
+    pub fn remove_rule(&mut self, match_: &Match, priority: u16) -> Option<Arc<Rule<T>>> {
         let match_ = &normalized(match_);
         let pos = self.subtable_pos(&match_.mask)?;
         let shared = self.subtables.get_mut(pos)?;
@@ -510,7 +545,7 @@ impl<T: Clone> Classifier<T> {
         } else {
             self.reorder(pos);
         }
-        Some(Arc::unwrap_or_clone(old).value)
+        Some(old)
     }
 
     /// The value of the rule with exactly this match and priority, for changing it in place

@@ -281,7 +281,7 @@ impl<T> Clone for Subtable<T> {
 #[derive(Debug)]
 pub(crate) enum Visit<'a, T> {
     /// The best rule of the subtable for the key; the whole mask is in the megaflow.
-    Match(&'a Rule<T>),
+    Match(&'a Arc<Rule<T>>),
     /// No rule; the bits that show it are in the megaflow.
     Miss,
     /// No rule, found at the given stage, which holds a prefix-tracked field; the bits that show
@@ -434,8 +434,8 @@ impl<T> Subtable<T> {
     }
 
     /// Every rule.
-    pub fn iter(&self) -> impl Iterator<Item = &Rule<T>> {
-        self.rules.values().flat_map(Bucket::rules).map(|r| &**r)
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Rule<T>>> {
+        self.rules.values().flat_map(Bucket::rules)
     }
 
     /// Looks `key` up. On a match, ORs the whole mask into `wc`. On a miss, either ORs into `wc`
@@ -536,13 +536,12 @@ impl<T> Subtable<T> {
             .all(|&(i, m)| masked_word(wcw, i, m) == m)
     }
 
-    fn best_in(&self, hash: u64, kw: &[u64; FlowKey::WORDS]) -> Option<&Rule<T>> {
+    fn best_in(&self, hash: u64, kw: &[u64; FlowKey::WORDS]) -> Option<&Arc<Rule<T>>> {
         self.rules
             .get(hash)?
             .rules()
             .iter()
             .find(|r| self.matches(r, kw))
-            .map(|r| &**r)
     }
 
     /// ORs the mask words `..end` (the stages hashed so far) into `wc`.
@@ -557,43 +556,49 @@ impl<T> Subtable<T> {
 }
 
 impl<T: Clone> Subtable<T> {
-    /// Adds `rule`, or replaces the rule with the same match and priority and returns it.
-    pub fn insert(&mut self, rule: Arc<Rule<T>>) -> Option<Arc<Rule<T>>> {
-        let hashes = self.hashes(&rule.match_.key);
+    /// Adds the rule `make` builds for match `m` (normalized, with this subtable's mask) and
+    /// `priority`, or replaces the rule with the same match and priority and returns it; `make`
+    /// sees the rule it replaces.
+    pub fn insert_with(
+        &mut self,
+        m: &Match,
+        priority: u16,
+        make: impl FnOnce(Option<&Rule<T>>) -> Arc<Rule<T>>,
+    ) -> Option<Arc<Rule<T>>> {
+        let hashes = self.hashes(&m.key);
         let full = hashes.full();
-        if let Some(bucket) = self.rules.shard_mut(full).and_then(|s| s.get_mut(&full)) {
+        let shard = self.rules.shard_mut(full)?;
+        if let Some(bucket) = shard.get_mut(&full) {
             let same = bucket
                 .rules_mut()
                 .iter_mut()
-                .find(|r| r.priority == rule.priority && r.match_ == rule.match_);
+                .find(|r| r.priority == priority && r.match_ == *m);
             if let Some(slot) = same {
+                let rule = make(Some(slot));
                 let old = std::mem::replace(slot, rule);
                 bucket.resort();
                 return Some(old);
             }
         }
+        let rule = make(None);
+        let seq = rule.seq;
+        match shard.get_mut(&full) {
+            Some(bucket) => bucket.add(rule),
+            None => {
+                shard.insert(full, Bucket::One(rule));
+            }
+        }
         for (index, &h) in self.indices.iter_mut().zip(hashes.partial()) {
             index.add(h);
         }
-        let count = self
-            .priorities
-            .entry(rule.priority)
-            .or_insert(PriorityCount {
-                n_rules: 0,
-                min_seq: rule.seq,
-            });
+        let count = self.priorities.entry(priority).or_insert(PriorityCount {
+            n_rules: 0,
+            min_seq: seq,
+        });
         count.n_rules += 1;
-        count.min_seq = count.min_seq.min(rule.seq);
+        count.min_seq = count.min_seq.min(seq);
         self.refresh_top();
         self.n_rules += 1;
-        if let Some(shard) = self.rules.shard_mut(full) {
-            match shard.get_mut(&full) {
-                Some(bucket) => bucket.add(rule),
-                None => {
-                    shard.insert(full, Bucket::One(rule));
-                }
-            }
-        }
         None
     }
 

@@ -278,7 +278,7 @@ impl<'a> Xlate<'a> {
         let hit = t
             .classifier()
             .lookup(&self.state.key, &mut self.mask)
-            .map(|r| r.value.clone());
+            .cloned();
         if let Some(events) = &mut self.events {
             events.push(TraceEvent::Table {
                 depth,

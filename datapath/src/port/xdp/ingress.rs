@@ -56,18 +56,20 @@ impl Ingress {
         !self.pending.is_empty()
     }
 
-    /// Fixes up `frame` and appends the resulting packet(s) to `out`, or to the pending
-    /// queue once `out` holds `limit` packets. Returns how many packets went to `out`.
-    pub fn accept(&mut self, frame: &mut [u8], out: &mut Vec<Packet>, limit: usize) -> usize {
-        if gso::oversized(frame, self.mtu) {
+    /// Fixes up `pkt` and appends the resulting packet(s) to `out`, or to the pending queue
+    /// once `out` holds `limit` packets. Returns how many packets went to `out`. A packet
+    /// within the MTU is repaired in place and kept as it is (in its UMEM frame, for an afxdp
+    /// port); the segments of a super-frame are new heap packets.
+    pub fn accept(&mut self, mut pkt: Packet, out: &mut Vec<Packet>, limit: usize) -> usize {
+        if gso::oversized(pkt.data(), self.mtu) {
             let before = out.len();
             let (mtu, pending) = (self.mtu, &mut self.pending);
-            let cut = gso::segment(frame, mtu, |seg| {
-                let pkt = Packet::from_slice(seg);
+            let cut = gso::segment(pkt.data(), mtu, |seg| {
+                let seg = Packet::from_slice(seg);
                 if out.len() < limit {
-                    out.push(pkt);
+                    out.push(seg);
                 } else {
-                    pending.push_back(pkt);
+                    pending.push_back(seg);
                 }
             });
             match cut {
@@ -76,10 +78,10 @@ impl Ingress {
             }
             return out.len() - before;
         }
-        if self.csum_repair && csum::repair(frame) == csum::Repair::Repaired {
+        if self.csum_repair && csum::repair(pkt.data_mut()) == csum::Repair::Repaired {
             self.stats.csum_repaired += 1;
         }
-        out.push(Packet::from_slice(frame));
+        out.push(pkt);
         1
     }
 }
@@ -103,8 +105,8 @@ mod tests {
     fn super_frames_are_cut_and_the_surplus_kept() {
         let mut ing = Ingress::new(1500, true);
         let mut out = Vec::new();
-        let mut big = tcp_frame(20 * 1460);
-        assert_eq!(ing.accept(&mut big, &mut out, 8), 8);
+        let big = tcp_frame(20 * 1460);
+        assert_eq!(ing.accept(Packet::from_slice(&big), &mut out, 8), 8);
         assert!(ing.has_pending());
         assert_eq!(ing.drain_pending(&mut out, 100), 12);
         assert!(!ing.has_pending());
@@ -112,11 +114,11 @@ mod tests {
         assert!(out.iter().all(|p| p.len() == 1514));
         assert_eq!(ing.stats().segmented, 1);
 
-        let mut small = tcp_frame(100);
-        assert_eq!(ing.accept(&mut small, &mut out, 64), 1);
+        let small = tcp_frame(100);
+        assert_eq!(ing.accept(Packet::from_slice(&small), &mut out, 64), 1);
         let mut udp = tcp_frame(3000);
         udp[23] = 17;
-        assert_eq!(ing.accept(&mut udp, &mut out, 64), 0);
+        assert_eq!(ing.accept(Packet::from_slice(&udp), &mut out, 64), 0);
         assert_eq!(ing.stats().oversized_dropped, 1);
         assert_eq!(out.len(), 21);
     }

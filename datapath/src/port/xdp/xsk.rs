@@ -1,31 +1,33 @@
-//! An AF_XDP socket with its own UMEM, in copy-out style: received frames are copied out of
-//! the UMEM and their frames given straight back to the fill ring; frames to send are copied
-//! into free UMEM frames.
+//! An AF_XDP socket in a [`Umem`] it may share with the other sockets of its PMD thread.
 //!
-//! # Memory and ring invariants
+//! Received frames become [`Packet`]s that keep their bytes in the UMEM frame; the fill ring is
+//! topped up from the UMEM's free list. A packet to send whose frame is in this socket's UMEM
+//! goes to the tx ring by address; any other is copied into a free frame. Completed tx frames
+//! go back to the free list. `umem.rs` says where every frame is at any time.
 //!
-//! * The UMEM is `rx_ring + tx_ring` frames of `frame_size` bytes (aligned mode, so
-//!   `frame_size` is a power of two and a frame's base is `addr & !(frame_size - 1)`).
-//! * Each frame is in exactly one place: the fill ring or the rx ring (the `rx_ring` frames
-//!   owned by the kernel for receiving), or `free`, the tx ring or the completion ring (the
-//!   `tx_ring` frames used for sending). Receive returns a frame to the fill ring as soon as
-//!   its bytes have been copied, so the fill ring never runs dry while the port is polled.
-//! * The fill and completion rings have the sizes of the rx and tx rings, so the frames of
-//!   each side always fit into its rings and a reserve on the fill ring cannot fail.
+//! # Ring invariants
+//!
+//! * The UMEM is in aligned mode: `frame_size` is a power of two and a frame's base is
+//!   `addr & !(frame_size - 1)`.
+//! * The socket holds at most `rx_ring` frames on its rx side (fill ring, kernel, rx ring) and
+//!   `tx_ring` on its tx side (tx ring, kernel, completion ring), so its fill and completion
+//!   rings, of those sizes, never overflow.
+//! * The socket marks each frame it gives the kernel in a bitmap and accepts back from the
+//!   rx and completion rings only marked frames, so a frame is never handed out twice.
 //! * The producer/consumer words are shared with the kernel: a ring's producer index is
 //!   published with a Release store after its descriptors are written, and the other side's
 //!   index is read with an Acquire load before its descriptors are read.
-//!
-//! Sharing one UMEM between the ports of a PMD thread (forwarding without any copy in user
-//! space) is a later optimisation; see docs/DATAPATH-PORTS.md.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::umem::{Mapping, Reservation, Umem, UmemFrame, UmemKey};
 use super::{abi, cvt, socklen};
+use crate::packet::Packet;
 
 /// How many `sendto` kicks one [`Xsk::send`] may issue: the kernel's copy-mode transmit
 /// handles at most 32 descriptors per kick (unless [`TX_BUDGET`] was accepted), so this
@@ -61,53 +63,6 @@ pub struct XskConfig {
     /// Bind with `XDP_USE_SG`: frames longer than a UMEM frame arrive in several
     /// descriptors instead of being dropped (needs a frags-aware program, Linux 6.6+).
     pub multi_buffer: bool,
-}
-
-/// An anonymous or ring mapping, unmapped on drop.
-#[derive(Debug)]
-struct Mapping {
-    ptr: NonNull<u8>,
-    len: usize,
-}
-
-impl Mapping {
-    /// Maps `len` bytes of `fd` at `offset`, or anonymous memory when `fd` is None.
-    fn new(len: usize, fd: Option<RawFd>, offset: i64) -> io::Result<Mapping> {
-        let (flags, fd) = match fd {
-            Some(fd) => (libc::MAP_SHARED | libc::MAP_POPULATE, fd),
-            None => (
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
-                -1,
-            ),
-        };
-        // SAFETY: a fresh mapping chosen by the kernel (null hint); the result is checked.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                fd,
-                offset,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let ptr =
-            NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::other("mmap gave null"))?;
-        Ok(Mapping { ptr, len })
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` describe a mapping made by `Mapping::new` and not yet unmapped;
-        // every pointer derived from it is owned by the struct that owns this Mapping.
-        unsafe {
-            libc::munmap(self.ptr.as_ptr().cast(), self.len);
-        }
-    }
 }
 
 /// One of the four rings, shared with the kernel through a mapping of the socket.
@@ -240,28 +195,133 @@ pub struct XskStats {
     pub invalid_descs: u64,
 }
 
+/// A socket's share of its UMEM: which frames it has given the kernel, and how many on each
+/// side. Declared after the rings and the descriptor in [`Xsk`], so that it is dropped after
+/// the socket is closed: only then does it give the frames the kernel held back to the free
+/// list.
+#[derive(Debug)]
+struct Owned {
+    /// One bit per frame of the UMEM: set while the frame is this socket's (fill, rx, tx or
+    /// completion side).
+    bits: Vec<u64>,
+    /// Frames on the rx side (fill ring, kernel, rx ring), at most `rx_limit`.
+    rx_held: u32,
+    rx_limit: u32,
+    /// Frames on the tx side (tx ring, kernel, completion ring), at most `tx_limit`.
+    tx_held: u32,
+    tx_limit: u32,
+    /// Scratch list of frame addresses (kept for its allocation).
+    spare: Vec<u64>,
+    /// The frames reserved for the socket (dropped last: the UMEM outlives the bitmap).
+    reservation: Reservation,
+}
+
+impl Owned {
+    fn new(reservation: Reservation, rx_limit: u32, tx_limit: u32) -> Owned {
+        let frames = usize::try_from(reservation.umem().frames()).unwrap_or(0);
+        Owned {
+            bits: vec![0; frames.div_ceil(64)],
+            rx_held: 0,
+            rx_limit,
+            tx_held: 0,
+            tx_limit,
+            spare: Vec::new(),
+            reservation,
+        }
+    }
+
+    fn umem(&self) -> &Arc<Umem> {
+        self.reservation.umem()
+    }
+
+    /// Marks the frame at base `base` as this socket's.
+    fn mark(&mut self, base: u64) {
+        if let Some((_, i)) = self.umem().frame_of(base) {
+            if let Some(w) = self.bits.get_mut(i / 64) {
+                debug_assert!(*w & (1 << (i % 64)) == 0, "frame {base:#x} given twice");
+                *w |= 1 << (i % 64);
+            }
+        }
+    }
+
+    /// Takes back the frame holding address `addr` from the kernel: its base address, or None
+    /// if it is not a frame this socket gave (the kernel never returns such an address; it
+    /// is then ignored rather than handed out twice).
+    fn unmark(&mut self, addr: u64) -> Option<u64> {
+        let (base, i) = self.umem().frame_of(addr)?;
+        let w = self.bits.get_mut(i / 64)?;
+        let bit = 1u64 << (i % 64);
+        if *w & bit == 0 {
+            return None;
+        }
+        *w &= !bit;
+        Some(base)
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // The socket is closed (its rings and descriptor were dropped before this): the
+        // kernel holds none of these frames any more.
+        let umem = self.reservation.umem().clone();
+        let size = u64::try_from(umem.frame_size()).unwrap_or(0);
+        let mut back = Vec::new();
+        for (w, word) in self.bits.iter().enumerate() {
+            let mut bits = *word;
+            while bits != 0 {
+                let b = u64::from(bits.trailing_zeros());
+                bits &= bits - 1;
+                back.push((w as u64 * 64 + b) * size);
+            }
+        }
+        umem.give(&back);
+        umem.kernel_delta(0, back.len() as u64);
+    }
+}
+
+/// Removes the socket from its UMEM's member list when dropped: declared first in [`Xsk`],
+/// so that no new socket shares the UMEM through a descriptor about to be closed.
+#[derive(Debug)]
+struct Membership {
+    umem: Arc<Umem>,
+    id: Option<u64>,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.umem.leave(id);
+        }
+    }
+}
+
 /// An AF_XDP socket bound to one queue of one interface.
 #[derive(Debug)]
 pub struct Xsk {
-    // Field order is drop order: the rings are unmapped before the socket is closed, and the
-    // UMEM is unmapped last, after the socket that registered it.
+    // Field order is drop order: the membership ends before the socket is closed; the rings
+    // are unmapped before the socket is closed; the frames the kernel held return to the
+    // free list after (`Owned`).
+    member: Membership,
     fill: Ring<u64>,
     comp: Ring<u64>,
     rx: Ring<libc::xdp_desc>,
     tx: Ring<libc::xdp_desc>,
     fd: OwnedFd,
-    umem: Mapping,
-    /// Base addresses of the tx frames not in the tx or completion ring.
-    free: Vec<u64>,
-    frame_size: u32,
+    owned: Owned,
+    umem: Arc<Umem>,
+    shared: bool,
     need_wakeup: bool,
     zero_copy: bool,
     /// Reassembly buffer for multi-descriptor frames.
     scratch: Vec<u8>,
+    /// Packets sent by address and by copy.
+    tx_by_address: u64,
+    tx_copied: u64,
 }
 
-// SAFETY: the raw pointers point into mappings owned by the Xsk itself, only reached through
-// `&mut self` (or `&self` for atomics); moving the Xsk to another thread moves all of them.
+// SAFETY: the raw pointers point into mappings owned by the Xsk itself (or by its UMEM, which
+// is Send and Sync), only reached through `&mut self` (or `&self` for atomics); moving the Xsk
+// to another thread moves all of them.
 unsafe impl Send for Xsk {}
 
 fn setsockopt<T>(fd: RawFd, name: libc::c_int, value: &T) -> io::Result<()> {
@@ -289,14 +349,43 @@ fn check_pow2(what: &str, value: u32, min: u32, max: u32) -> io::Result<()> {
     }
 }
 
-impl Xsk {
-    /// Creates the socket, registers its UMEM, maps its rings, fills the fill ring and binds.
-    pub fn open(cfg: &XskConfig) -> io::Result<Xsk> {
-        check_pow2("rx-ring", cfg.rx_ring, 64, 1 << 16)?;
-        check_pow2("tx-ring", cfg.tx_ring, 64, 1 << 16)?;
+impl XskConfig {
+    /// Checks the ring and frame sizes (`InvalidInput` when one is bad).
+    pub fn check(&self) -> io::Result<()> {
+        check_pow2("rx-ring", self.rx_ring, 64, 1 << 16)?;
+        check_pow2("tx-ring", self.tx_ring, 64, 1 << 16)?;
         // SAFETY: sysconf has no preconditions.
         let page = u32::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-        check_pow2("frame-size", cfg.frame_size, 2048, page.max(2048))?;
+        check_pow2("frame-size", self.frame_size, 2048, page.max(2048))
+    }
+
+    /// What the socket's UMEM must agree on.
+    pub fn umem_key(&self) -> UmemKey {
+        UmemKey {
+            frame_size: self.frame_size,
+            need_wakeup: self.need_wakeup,
+            multi_buffer: self.multi_buffer,
+        }
+    }
+
+    /// Frames the socket reserves in its UMEM.
+    pub fn umem_frames(&self) -> u32 {
+        self.rx_ring.saturating_add(self.tx_ring)
+    }
+}
+
+impl Xsk {
+    /// Creates the socket in the UMEM of `reservation` (registering it if no bound socket uses
+    /// it yet, else sharing it), maps its rings, fills the fill ring and binds.
+    pub fn open(cfg: &XskConfig, reservation: Reservation) -> io::Result<Xsk> {
+        cfg.check()?;
+        let umem = reservation.umem().clone();
+        if umem.key() != cfg.umem_key() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the UMEM's frame size or flags differ from the socket's",
+            ));
+        }
 
         // SAFETY: plain socket(2) call; the result is checked before use.
         let fd =
@@ -305,19 +394,8 @@ impl Xsk {
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let raw = fd.as_raw_fd();
 
-        let frames = cfg.rx_ring + cfg.tx_ring;
-        let frame_size = usize::try_from(cfg.frame_size).map_err(io::Error::other)?;
-        let umem_len = usize::try_from(frames).map_err(io::Error::other)? * frame_size;
-        let umem = Mapping::new(umem_len, None, 0)?;
-        let reg = libc::xdp_umem_reg {
-            addr: umem.ptr.as_ptr() as u64,
-            len: umem_len as u64,
-            chunk_size: cfg.frame_size,
-            headroom: 0,
-            flags: 0,
-            tx_metadata_len: 0,
-        };
-        setsockopt(raw, libc::XDP_UMEM_REG, &reg)?;
+        // Every socket has its own fill and completion rings, whether it registers the UMEM
+        // or shares one (Linux 5.10+ for sockets of different interfaces or queues).
         setsockopt(raw, libc::XDP_UMEM_FILL_RING, &cfg.rx_ring)?;
         setsockopt(raw, libc::XDP_UMEM_COMPLETION_RING, &cfg.tx_ring)?;
         setsockopt(raw, libc::XDP_RX_RING, &cfg.rx_ring)?;
@@ -362,36 +440,58 @@ impl Xsk {
         let tx = Ring::map(raw, libc::XDP_PGOFF_TX_RING, cfg.tx_ring, &off.tx)?;
 
         let mut xsk = Xsk {
+            member: Membership {
+                umem: umem.clone(),
+                id: None,
+            },
             fill,
             comp,
             rx,
             tx,
             fd,
+            owned: Owned::new(reservation, cfg.rx_ring, cfg.tx_ring),
             umem,
-            free: Vec::new(),
-            frame_size: cfg.frame_size,
+            shared: false,
             need_wakeup: cfg.need_wakeup,
             zero_copy: false,
             scratch: Vec::new(),
+            tx_by_address: 0,
+            tx_copied: 0,
         };
-        // Frames 0..rx_ring receive, the others send.
-        let size = u64::from(cfg.frame_size);
-        for i in 0..cfg.rx_ring {
-            xsk.fill.write(i, u64::from(i) * size);
-        }
-        xsk.fill.submit(cfg.rx_ring);
-        xsk.free = (cfg.rx_ring..frames).map(|i| u64::from(i) * size).collect();
+        xsk.refill();
+        xsk.register_and_bind(cfg)?;
+        xsk.zero_copy = xsk.options() & libc::XDP_OPTIONS_ZEROCOPY != 0;
+        Ok(xsk)
+    }
 
+    /// Registers the UMEM (first socket) or names the member to share it through, and binds.
+    /// The member lock is held throughout and released on return, before any error drops
+    /// the half-made socket.
+    fn register_and_bind(&mut self, cfg: &XskConfig) -> io::Result<()> {
+        let raw = self.fd.as_raw_fd();
+        let mut members = self.umem.members();
         // SAFETY: sockaddr_xdp is plain data; zero is a valid value.
         let mut sa: libc::sockaddr_xdp = unsafe { std::mem::zeroed() };
         sa.sxdp_family = abi::AF_XDP;
         sa.sxdp_ifindex = cfg.ifindex;
         sa.sxdp_queue_id = cfg.queue;
-        if cfg.need_wakeup {
-            sa.sxdp_flags |= libc::XDP_USE_NEED_WAKEUP;
-        }
-        if cfg.multi_buffer {
-            sa.sxdp_flags |= libc::XDP_USE_SG;
+        match members.share_through() {
+            Some(member) => {
+                // A shared socket inherits the flags of the UMEM's first socket (the key
+                // guarantees they are the ones asked for) and may not repeat them.
+                sa.sxdp_flags = libc::XDP_SHARED_UMEM;
+                sa.sxdp_shared_umem_fd = u32::try_from(member).map_err(io::Error::other)?;
+                self.shared = true;
+            }
+            None => {
+                setsockopt(raw, libc::XDP_UMEM_REG, &self.umem.registration())?;
+                if cfg.need_wakeup {
+                    sa.sxdp_flags |= libc::XDP_USE_NEED_WAKEUP;
+                }
+                if cfg.multi_buffer {
+                    sa.sxdp_flags |= libc::XDP_USE_SG;
+                }
+            }
         }
         // A socket of a process that just died releases its queue asynchronously: the queue
         // stays busy for a moment after the process is gone, so EBUSY is retried briefly.
@@ -413,8 +513,8 @@ impl Xsk {
                 Err(e) => return Err(e),
             }
         }
-        xsk.zero_copy = xsk.options() & libc::XDP_OPTIONS_ZEROCOPY != 0;
-        Ok(xsk)
+        self.member.id = Some(members.add(raw));
+        Ok(())
     }
 
     fn options(&self) -> u32 {
@@ -448,32 +548,66 @@ impl Xsk {
         self.zero_copy
     }
 
-    /// The frame bytes at UMEM address `addr`, or None if the range is outside the UMEM.
-    fn frame_mut(&mut self, addr: u64, len: u32) -> Option<&mut [u8]> {
-        let start = usize::try_from(addr).ok()?;
-        let end = start.checked_add(usize::try_from(len).ok()?)?;
-        if end > self.umem.len {
-            return None;
-        }
-        // SAFETY: `start..end` is inside the UMEM mapping, and the frame is owned by user
-        // space (taken from the rx ring and not yet returned to the fill ring, or taken from
-        // `free`), so the kernel does not touch it while this borrow of `self` lives.
-        Some(unsafe {
-            std::slice::from_raw_parts_mut(self.umem.ptr.as_ptr().add(start), end - start)
-        })
+    /// Whether the socket shares its UMEM with a socket bound before it.
+    pub fn shares_umem(&self) -> bool {
+        self.shared
     }
 
-    /// Receives up to `max` frames, handing each to `each` (which may modify it in place)
-    /// before its UMEM frames go back to the fill ring. Returns how many were received.
+    /// The socket's UMEM.
+    pub fn umem(&self) -> &Arc<Umem> {
+        &self.umem
+    }
+
+    /// Packets sent by handing over their frame, and packets sent by copying them.
+    pub fn tx_counts(&self) -> (u64, u64) {
+        (self.tx_by_address, self.tx_copied)
+    }
+
+    /// Tops the rx side up to `rx_limit` frames from the free list.
+    fn refill(&mut self) {
+        let want = self.owned.rx_limit.saturating_sub(self.owned.rx_held);
+        let room = self.fill.free(want);
+        if room == 0 {
+            return;
+        }
+        let mut frames = std::mem::take(&mut self.owned.spare);
+        frames.clear();
+        let got = self
+            .umem
+            .take(usize::try_from(room).unwrap_or(0), &mut frames);
+        if got < usize::try_from(room).unwrap_or(0) {
+            self.umem.count_fill_short();
+        }
+        let mut n = 0u32;
+        for &base in &frames {
+            self.owned.mark(base);
+            self.fill.write(n, base);
+            n += 1;
+        }
+        if n > 0 {
+            self.fill.submit(n);
+            self.owned.rx_held += n;
+            self.umem.kernel_delta(u64::from(n), 0);
+        }
+        frames.clear();
+        self.owned.spare = frames;
+    }
+
+    /// Receives up to `max` frames, handing each to `each` as a [`Packet`] whose storage is
+    /// the frame itself (no copy), and tops the fill ring up. Returns how many were received.
     ///
     /// With `multi_buffer`, a frame longer than a UMEM frame arrives as several descriptors
-    /// (all but the last flagged `XDP_PKT_CONTD`); they are gathered into one buffer first.
-    pub fn recv(&mut self, max: usize, mut each: impl FnMut(&mut [u8])) -> usize {
+    /// (all but the last flagged `XDP_PKT_CONTD`); they are gathered into one heap packet.
+    pub fn recv(&mut self, max: usize, mut each: impl FnMut(Packet)) -> usize {
         self.complete_tx();
         let avail = self.rx.peek(u32::MAX);
         let max = u32::try_from(max).unwrap_or(u32::MAX);
+        let frame_size = self.umem.frame_size();
         let mut used = 0u32;
         let mut frames = 0u32;
+        let mut made = 0u64;
+        let mut recycle = std::mem::take(&mut self.owned.spare);
+        recycle.clear();
         while frames < max && used < avail {
             let mut end = used;
             let complete = loop {
@@ -492,92 +626,178 @@ impl Xsk {
             }
             if end - used == 1 {
                 let desc = self.rx.read(used);
-                if let Some(frame) = self.frame_mut(desc.addr, desc.len) {
-                    each(frame);
+                if let Some(base) = self.owned.unmark(desc.addr) {
+                    let offset = usize::try_from(desc.addr - base).unwrap_or(usize::MAX);
+                    let len = usize::try_from(desc.len).unwrap_or(usize::MAX);
+                    match offset.checked_add(len).filter(|e| *e <= frame_size) {
+                        Some(end) => {
+                            let frame = UmemFrame::new(self.umem.clone(), base, end);
+                            made += 1;
+                            each(Packet::from_umem(frame, offset));
+                        }
+                        None => recycle.push(base),
+                    }
                 }
             } else {
                 let mut buf = std::mem::take(&mut self.scratch);
                 buf.clear();
                 for i in used..end {
                     let desc = self.rx.read(i);
-                    if let Some(part) = self.frame_mut(desc.addr, desc.len) {
+                    let Some(base) = self.owned.unmark(desc.addr) else {
+                        continue;
+                    };
+                    let offset = usize::try_from(desc.addr - base).unwrap_or(usize::MAX);
+                    let len = usize::try_from(desc.len).unwrap_or(0);
+                    // SAFETY: the frame came out of the rx ring and is this socket's until
+                    // it is recycled below; nothing else touches it meanwhile.
+                    if let Some(part) = unsafe { self.umem.bytes(base, offset, len) } {
                         buf.extend_from_slice(part);
                     }
+                    recycle.push(base);
                 }
-                each(&mut buf);
+                each(Packet::from_slice(&buf));
                 self.scratch = buf;
             }
             frames += 1;
             used = end;
         }
         if used > 0 {
-            // The fill ring has room for every frame of the rx side (module invariants).
-            let room = self.fill.free(used);
-            let frame_mask = !(u64::from(self.frame_size) - 1);
-            for i in 0..room {
-                let addr = self.rx.read(i).addr & frame_mask;
-                self.fill.write(i, addr);
-            }
             self.rx.release(used);
-            self.fill.submit(room);
+            self.owned.rx_held = self.owned.rx_held.saturating_sub(used);
+            self.umem.kernel_delta(0, u64::from(used));
+            self.umem.packets_delta(made, 0);
+            self.umem.give(&recycle);
         }
+        recycle.clear();
+        self.owned.spare = recycle;
+        self.refill();
         if self.need_wakeup && self.fill.needs_wakeup() {
             self.kick_rx();
         }
         usize::try_from(frames).unwrap_or(0)
     }
 
-    /// Copies up to as many `frames` as there are free tx frames into the tx ring and kicks
-    /// the kernel. Frames longer than a UMEM frame are skipped. Returns how many were queued.
-    pub fn send<'a>(&mut self, frames: impl Iterator<Item = &'a [u8]>) -> io::Result<usize> {
+    /// Sends the packets (drains `pkts`) and kicks the kernel. A packet whose frame is in this
+    /// socket's UMEM goes to the tx ring by address; any other is copied into a free frame.
+    /// Packets beyond the room of the tx ring (or the socket's tx side), longer than a frame,
+    /// or finding no free frame to be copied into are dropped. Returns how many were queued.
+    pub fn send(&mut self, pkts: &mut Vec<Packet>) -> io::Result<usize> {
         self.complete_tx();
-        let room = self.tx.free(u32::MAX);
-        let mut queued = 0u32;
-        for frame in frames {
+        let room = self
+            .tx
+            .free(self.owned.tx_limit.saturating_sub(self.owned.tx_held));
+        let room_n = usize::try_from(room).unwrap_or(0);
+        let frame_size = self.umem.frame_size();
+        // Free frames for the packets to copy, taken at once.
+        let copies = pkts
+            .iter()
+            .take(room_n)
+            .filter(|p| !p.umem_frame().is_some_and(|f| f.belongs_to(&self.umem)))
+            .count();
+        let mut spare = std::mem::take(&mut self.owned.spare);
+        spare.clear();
+        if copies > 0 {
+            self.umem.take(copies, &mut spare);
+        }
+        let (mut queued, mut by_address, mut no_frame) = (0u32, 0u64, 0u64);
+        for pkt in pkts.drain(..) {
             if queued == room {
                 break;
             }
-            let Ok(len) = u32::try_from(frame.len()) else {
+            let desc = match pkt.into_umem() {
+                Ok((frame, start)) if frame.belongs_to(&self.umem) => {
+                    let len = frame.len().saturating_sub(start);
+                    let base = frame.hand_over();
+                    by_address += 1;
+                    Some((base, start, len))
+                }
+                Ok((frame, start)) => {
+                    let data = frame.bytes().get(start..).unwrap_or_default();
+                    self.copy_into_frame(data, &mut spare, frame_size, &mut no_frame)
+                }
+                Err(pkt) => self.copy_into_frame(pkt.data(), &mut spare, frame_size, &mut no_frame),
+            };
+            let Some((base, offset, len)) = desc else {
                 continue;
             };
-            if len > self.frame_size {
-                continue;
-            }
-            let Some(addr) = self.free.pop() else { break };
-            match self.frame_mut(addr, len) {
-                Some(dst) => dst.copy_from_slice(frame),
-                None => {
-                    self.free.push(addr);
-                    continue;
-                }
-            }
+            self.owned.mark(base);
             self.tx.write(
                 queued,
                 libc::xdp_desc {
-                    addr,
-                    len,
+                    addr: base + offset as u64,
+                    len: u32::try_from(len).unwrap_or(0),
                     options: 0,
                 },
             );
             queued += 1;
         }
+        self.umem.give(&spare);
+        spare.clear();
+        self.owned.spare = spare;
         if queued > 0 {
             self.tx.submit(queued);
+            self.owned.tx_held += queued;
+            self.umem.kernel_delta(u64::from(queued), 0);
         }
+        self.umem.packets_delta(0, by_address);
+        let copied = u64::from(queued) - by_address;
+        self.umem.count_tx(by_address, copied, no_frame);
+        self.tx_by_address += by_address;
+        self.tx_copied += copied;
         self.kick_tx()?;
         Ok(usize::try_from(queued).unwrap_or(0))
+    }
+
+    /// Copies `data` into a frame from `spare`: the frame's base, offset 0 and the length, or
+    /// None (the packet is dropped) when the data is longer than a frame or no frame is left.
+    fn copy_into_frame(
+        &self,
+        data: &[u8],
+        spare: &mut Vec<u64>,
+        frame_size: usize,
+        no_frame: &mut u64,
+    ) -> Option<(u64, usize, usize)> {
+        if data.len() > frame_size {
+            return None;
+        }
+        let Some(base) = spare.pop() else {
+            *no_frame += 1;
+            return None;
+        };
+        // SAFETY: the frame came from the free list into `spare` and is this socket's alone
+        // until it is put on the tx ring or back on the free list.
+        match unsafe { self.umem.bytes_mut(base, 0, data.len()) } {
+            Some(dst) => {
+                dst.copy_from_slice(data);
+                Some((base, 0, data.len()))
+            }
+            None => {
+                spare.push(base);
+                None
+            }
+        }
     }
 
     /// Moves completed tx frames back to the free list.
     fn complete_tx(&mut self) {
         let n = self.comp.peek(u32::MAX);
+        if n == 0 {
+            return;
+        }
+        let mut done = std::mem::take(&mut self.owned.spare);
+        done.clear();
         for i in 0..n {
             let addr = self.comp.read(i);
-            self.free.push(addr);
+            if let Some(base) = self.owned.unmark(addr) {
+                done.push(base);
+            }
         }
-        if n > 0 {
-            self.comp.release(n);
-        }
+        self.comp.release(n);
+        self.owned.tx_held = self.owned.tx_held.saturating_sub(n);
+        self.umem.kernel_delta(0, u64::from(n));
+        self.umem.give(&done);
+        done.clear();
+        self.owned.spare = done;
     }
 
     /// Asks the kernel to transmit what the tx ring holds, if it needs asking.
