@@ -80,6 +80,7 @@ TX_THREADS=1
 TX_MODE=xdp
 PIN=1
 GEN_CHECK=1
+PROFILE=0
 ZERO_LOSS=0
 ZL_TRIAL=2
 ZL_ITERS=8
@@ -100,6 +101,7 @@ while [ $# -gt 0 ]; do
         --tx-mode) TX_MODE="$2"; shift 2 ;;
         --no-pin) PIN=0; shift ;;
         --skip-generator) GEN_CHECK=0; shift ;;
+        --profile) PROFILE=1; shift ;;
         --zero-loss) ZERO_LOSS=1; shift ;;
         --zl-trial) ZL_TRIAL="$2"; shift 2 ;;
         --zl-iters) ZL_ITERS="$2"; shift 2 ;;
@@ -127,6 +129,8 @@ command -v ovs-vswitchd >/dev/null || need+=(openvswitch-switch)
 command -v trafgen >/dev/null || need+=(netsniff-ng)
 command -v nft >/dev/null || need+=(nftables)
 command -v brctl >/dev/null || need+=(bridge-utils)
+command -v ethtool >/dev/null || need+=(ethtool)
+[ "$PROFILE" = 0 ] || command -v perf >/dev/null || need+=(linux-perf)
 if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     apt-get update -qq
@@ -459,12 +463,49 @@ vsbench_run() { # size flows rate seconds
         --duration "$4" --drain-ms 300 "${threads[@]}" || echo "failed"
 }
 
+# The thread id of the PMD thread of process $1 (ours: pmd0-*, Open vSwitch: pmd-*), or nothing.
+pmd_tid() { ps -L -o tid=,comm= -p "$1" 2>/dev/null | awk '$2 ~ /^pmd/ { print $1; exit }'; }
+
+# --profile: records the PMD thread of switch $1 (process $2) for $3 seconds in the background;
+# `profile_summary` later turns the recording into the report's profile section.
+profile_start() { # switch pid seconds
+    local tid
+    tid=$(pmd_tid "$2")
+    [ -n "$tid" ] || { log "profile: no PMD thread in $1"; return 0; }
+    perf record -q -g -t "$tid" -o "$WORK/$1.perf" -- sleep "$3" >/dev/null 2>&1 &
+    PROFILE_PID=$!
+}
+profile_summary() { # switch
+    local f="$WORK/$1.perf" total
+    [ -s "$f" ] || return 0
+    cp "$f" "/tmp/bench-last-$1.perf"
+    echo "**$1** (PMD thread; self time by where it runs, then the largest functions, then inclusive shares of the paths that matter):"
+    echo
+    echo '```text'
+    # (awk, not head: with pipefail, head closing the pipe early would fail the pipeline)
+    perf report -i "$f" -g none --no-children --sort dso --stdio 2>/dev/null | awk '/^ +[0-9]/ && n++ < 5'
+    echo "--"
+    perf report -i "$f" -g none --no-children --sort dso,sym --stdio 2>/dev/null | awk '/^ +[0-9]/ && n++ < 14'
+    echo "--"
+    perf report -i "$f" -g none --children --sort sym --stdio 2>/dev/null |
+        awk '/^ +[0-9]/ && $NF ~ /^(__libc_sendto|__sendto|xsk_sendmsg|__xsk_generic_xmit|__dev_direct_xmit|veth_xmit|do_softirq|net_rx_action|process_backlog|tpacket_rcv|ip_rcv|sock_alloc_send_pskb|__poll|__libc_poll|xsk_poll|__libc_recvfrom)(\.[a-z0-9.]+)?$/ && n++ < 16' 
+    echo '```'
+    echo
+}
+
 # One measurement. Appends a row to $RESULTS.
 point() { # round switch scenario size flows
     local round="$1" sw="$2" scen="$3" size="$4" flows="$5" line t0 t1 s0 s1 d0 d1 churned=0 churn_s
     [ "$scen" = churn ] && { echo 0 >"$WORK/churn"; churn_s=$(awk -v d="$DURATION" 'BEGIN { printf "%d", d + 1.999 }'); churn_loop "$sw" "$churn_s" & CHURN_PID=$!; }
+    PROFILE_PID=""
+    if [ "$PROFILE" = 1 ] && [ "$round" = 1 ] && [ "$scen" = p2p ] && [ "$size" = 64 ] && [ -n "$SWITCH_PID" ]; then
+        # From 1 s in until 1 s before the end: the steady state.
+        (sleep 1; profile_start "$sw" "$SWITCH_PID" "$(awk -v d="$DURATION" 'BEGIN { printf "%d", (d > 3 ? d - 2 : 1) }')"; wait) &
+        PROFILE_PID=$!
+    fi
     d0=$(veth_drops); t0=$(proc_ticks "$SWITCH_PID"); s0=$(softirq_ticks)
     line=$(vsbench_run "$size" "$flows" "$RATE" "$DURATION")
+    [ -z "$PROFILE_PID" ] || wait "$PROFILE_PID" 2>/dev/null || true
     t1=$(proc_ticks "$SWITCH_PID"); s1=$(softirq_ticks); d1=$(veth_drops)
     if [ "$scen" = churn ]; then
         stop_churn
@@ -719,6 +760,11 @@ TABLE="$WORK/table.md"
         echo
         awk -F'\t' '{ printf "- round %s %s %s %sB: %s\n", $1, $2, $3, $4, $9 }' "$WORK/zeroloss.tsv"
         echo
+    fi
+    if [ "$PROFILE" = 1 ]; then
+        echo "Profile (\`--profile\`: \`perf record -g\` on the PMD thread during round 1's flat-out p2p 64-byte point):"
+        echo
+        for sw in $SWITCHES; do profile_summary "$sw"; done
     fi
     if [ -s "$WORK/notrun" ]; then
         echo "Not run:"
