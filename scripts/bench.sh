@@ -376,6 +376,15 @@ kernel_rules() { # acl|none
     nft -f "$WORK/kernel.nft"
 }
 
+# start_switch, and once more after a failure (Open vSwitch's AF_XDP port setup failed once in a
+# few dozen starts here, with nothing in its log to say why).
+start_switch_retry() { # name round
+    start_switch "$1" 2>>"$WORK/$1.err" && return 0
+    log "$1: did not start (round $2), trying once more"
+    stop_switch "$1"
+    sleep 1
+    start_switch "$1" 2>>"$WORK/$1.err"
+}
 start_switch() { # name
     case "$1" in
         ours) start_ours ;;
@@ -551,9 +560,10 @@ zl_pass() {
     awk -v s="$(field "$1" sent)" -v r="$(field "$1" received)" -v t="$ZL_TOL" \
         'BEGIN { s += 0; r += 0; lost = (s > r ? s - r : 0); exit !(s > 0 && lost * 100 <= t * s) }'
 }
-# Appends "round switch scenario size flows rate bound trials log" to $WORK/zeroloss.tsv, where
-# bound is "gen" when the figure is the generator's ceiling (a lower bound) and "switch" when the
-# switch lost frames above it; log lists every trial as target:offered:lost.
+# Appends "round switch scenario size flows rate bound trials log lowest-failed" to
+# $WORK/zeroloss.tsv, where bound is "gen" when the figure is the generator's ceiling (a lower
+# bound) and "switch" when the switch lost frames above it; log lists every trial as
+# target:offered:lost; rate 0 means no rate tried passed (all lost frames down to lowest-failed).
 zero_loss_search() { # round switch scenario size flows
     local round="$1" sw="$2" scen="$3" size="$4" flows="$5"
     local line lo=0 hi guess r off lost bound=switch trials=0 tlog="" deadline
@@ -597,7 +607,7 @@ zero_loss_search() { # round switch scenario size flows
             fi
         done
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$sw" "$scen" "$size" "$flows" "$lo" "$bound" "$trials" "$tlog" >>"$WORK/zeroloss.tsv"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$sw" "$scen" "$size" "$flows" "$lo" "$bound" "$trials" "$tlog" "${hi:-0}" >>"$WORK/zeroloss.tsv"
     log "round $round $sw $scen ${size}B ${flows} flows: zero loss up to $lo pps ($bound; trials $tlog)"
 }
 # Our switch at the rate Open vSwitch sustained without loss in round $1, every point once, for
@@ -606,7 +616,7 @@ at_ovs_rate() { # round
     local round="$1" scen size flows rate line
     grep -q "^$round	ovs	" "$WORK/zeroloss.tsv" 2>/dev/null || return 0
     grep -q "^$round	ours	" "$WORK/zeroloss.tsv" || return 0
-    if ! start_switch ours 2>>"$WORK/ours.err"; then
+    if ! start_switch_retry ours "$round"; then
         echo "ours at OVS's zero-loss rate, round $round: did not start" >>"$WORK/notrun"
         stop_switch ours
         return 0
@@ -637,7 +647,7 @@ if [ "$GEN_ONLY" = 0 ]; then
     write_rules
     for round in $(seq "$ROUNDS"); do
         for sw in $SWITCHES; do
-            if ! start_switch "$sw" 2>>"$WORK/$sw.err"; then
+            if ! start_switch_retry "$sw" "$round"; then
                 log "$sw: could not start (round $round): $(tail -3 "$WORK/$sw.err" | tr '\n' ' ')"
                 echo "$sw round $round: $(tail -3 "$WORK/$sw.err" | tr '\n' ' ')" >>"$WORK/notrun"
                 stop_switch "$sw"
@@ -721,7 +731,7 @@ TABLE="$WORK/table.md"
         echo
     fi
     if [ -s "$WORK/zeroloss.tsv" ]; then
-        echo "Zero-loss rate (\`--zero-loss\`: highest paced rate with at most $ZL_TOL% loss over a $ZL_TRIAL s trial (a trial that lost frames repeated up to $ZL_RETRIES times, passing if a repeat is clean), at most $ZL_ITERS paced rates after a flat-out trial; mean over rounds, each round's figure in brackets; \">=\": the switch lost nothing at the generator's ceiling, so the figure is a lower bound). Last column: our switch at Open vSwitch's zero-loss rate of the same round, $DURATION s per round:"
+        echo "Zero-loss rate (\`--zero-loss\`: highest paced rate with at most $ZL_TOL% loss over a $ZL_TRIAL s trial (a trial that lost frames repeated up to $ZL_RETRIES times, passing if a repeat is clean), at most $ZL_ITERS paced rates after a flat-out trial; mean over rounds, each round's figure in brackets; \">=\": the switch lost nothing at the generator's ceiling, so the figure is a lower bound; \"<N\": every rate tried lost frames, down to N, and the round counts as 0 in the mean). Last column: our switch at Open vSwitch's zero-loss rate of the same round, $DURATION s per round:"
         echo
         echo "| scenario | frame | flows | switch | zero-loss pps | vs OVS | ours' loss at OVS's zero-loss rate |"
         echo "|---|---:|---:|---|---:|---:|---:|"
@@ -729,7 +739,7 @@ TABLE="$WORK/table.md"
         function kv(line, key,   a, i, n, p) { n = split(line, a, " "); for (i = 1; i <= n; i++) { split(a[i], p, "="); if (p[1] == key) return p[2] } return "" }
         FNR == NR { k = $3 SUBSEP $4 SUBSEP $5; keys[k] = 1; sw = $2
                     n[k, sw]++; sum[k, sw] += $6; if ($7 == "gen") gen[k, sw] = 1
-                    each[k, sw] = each[k, sw] (n[k, sw] > 1 ? " / " : "") $6 ($7 == "gen" ? "+" : ""); next }
+                    each[k, sw] = each[k, sw] (n[k, sw] > 1 ? " / " : "") ($6 > 0 ? $6 : "<" $10) ($7 == "gen" ? "+" : ""); next }
         { k = $2 SUBSEP $3 SUBSEP $4; sent[k] += kv($6, "sent"); recv[k] += kv($6, "received"); nat[k]++
           rates[k] = rates[k] (nat[k] > 1 ? ", " : "") $5 }
         END {
