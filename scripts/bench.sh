@@ -9,13 +9,17 @@
 #
 # Options: --duration S (per point), --rounds N, --switches "ours ovs kernel",
 # --scenarios "p2p acl flows10k churn", --sizes "64 512 1500" (frame sizes of the p2p scenario;
-# the others use 64), --rate PPS (send at this rate instead of flat out: the zero-loss check),
-# --no-write (do not touch docs/PERFORMANCE.md), --generator-only, --tx-threads N (vsbench
-# sending threads; socket mode only), --tx-mode xdp|socket (how vsbench sends, below; default xdp), --zero-loss (the zero-loss rate search below), --zl-trial S (seconds per
-# search trial, at least 1; default 2), --zl-iters N (paced trials per search; default 8),
-# --zl-budget S (seconds per search; default 60), --zl-tolerance PCT (loss that still counts as
-# none; default 0), --zl-retries N (a paced trial that lost frames is repeated up to N times and
-# passes if a repeat loses none; default 1).
+# the others use 64), --rate PPS (send at this rate instead of flat out), --no-write (do not
+# touch docs/PERFORMANCE.md), --generator-only, --skip-generator (no vsbench-against-trafgen
+# check: quick runs), --tx-mode xdp|socket (how vsbench sends, below; default xdp),
+# --tx-threads N (sending threads; socket mode only), --no-pin (leave the PMD threads and the
+# generator where the scheduler puts them), --profile (perf record -g on the PMD thread of ours
+# and of Open vSwitch during round 1's flat-out p2p 64-byte point; a summary goes in the report,
+# the recordings to /tmp/bench-last-<switch>.perf), --zero-loss (the zero-loss rate search
+# below), --zl-trial S (seconds per search trial, at least 1; default 2), --zl-iters N (paced
+# rates per search; default 8), --zl-budget S (seconds per search; default 60), --zl-tolerance
+# PCT (loss that still counts as none; default 0), --zl-retries N (a paced trial that lost
+# frames is repeated up to N times and passes if a repeat loses none; default 1).
 #
 # Topology: namespaces <P>g and <P>s; veth <P>g0 (in <P>g) to <P>a (root namespace) and <P>s0
 # (in <P>s) to <P>b. The switch under test joins <P>a (port 1) and <P>b (port 2). vsbench sends
@@ -110,7 +114,7 @@ while [ $# -gt 0 ]; do
         --zl-budget) ZL_BUDGET="$2"; shift 2 ;;
         --zl-tolerance) ZL_TOL="$2"; shift 2 ;;
         --zl-retries) ZL_RETRIES="$2"; shift 2 ;;
-        -h|--help) sed -n '2,53p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,72p' "$0"; exit 0 ;;
         *) echo "bench: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -687,7 +691,7 @@ TABLE="$WORK/table.md"
 {
     echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — $(nproc) cores, kernel $(uname -r), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')"
     echo
-    echo "\`scripts/bench.sh --duration $DURATION --rounds $ROUNDS$([ "$RATE" = 0 ] || echo " --rate $RATE")$([ "$ZERO_LOSS" = 0 ] || echo " --zero-loss --zl-trial $ZL_TRIAL --zl-iters $ZL_ITERS --zl-tolerance $ZL_TOL --zl-retries $ZL_RETRIES")$([ "$TX_THREADS" = 1 ] || echo " --tx-threads $TX_THREADS") --tx-mode $TX_MODE$([ "$PIN" = 1 ] || echo " --no-pin") --scenarios \"$SCENARIOS\" --sizes \"$SIZES\"\` (switches: $SWITCHES; $([ "$RATE" = 0 ] && echo "flat out, generator mode $TX_MODE" || echo "at $RATE frames/s")), $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }' | head -1)."
+    echo "\`scripts/bench.sh --duration $DURATION --rounds $ROUNDS$([ "$RATE" = 0 ] || echo " --rate $RATE")$([ "$ZERO_LOSS" = 0 ] || echo " --zero-loss --zl-trial $ZL_TRIAL --zl-iters $ZL_ITERS --zl-tolerance $ZL_TOL --zl-retries $ZL_RETRIES")$([ "$TX_THREADS" = 1 ] || echo " --tx-threads $TX_THREADS") --tx-mode $TX_MODE$([ "$PIN" = 1 ] || echo " --no-pin")$([ "$PROFILE" = 0 ] || echo " --profile") --scenarios \"$SCENARIOS\" --sizes \"$SIZES\"\` (switches: $SWITCHES; $([ "$RATE" = 0 ] && echo "flat out, generator mode $TX_MODE" || echo "at $RATE frames/s")), $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }' | head -1)."
     echo "Load average before/after: $LOAD0 / $LOAD1 (the machine is shared: figures are noisy)."
     echo
     if [ -s "$WORK/generator.tsv" ]; then
