@@ -865,29 +865,10 @@ fn process_cpu_us() -> u64 {
 }
 
 /// A datapath (PMD thread, caches, upcalls) bridging two afxdp ports with
-/// `in_port=1,actions=output:2` / `in_port=2,actions=output:1`.
+/// `in_port=1,actions=output:2` / `in_port=2,actions=output:1`. The ports are opened as
+/// vswitchd opens them, through the datapath's port opener: they share the PMD thread's UMEM.
 fn datapath_bridge(t: &Topology, mode: &str) -> Datapath {
-    let mut tables = Tables::new();
-    for flow in ["in_port=1,actions=output:2", "in_port=2,actions=output:1"] {
-        let fm = parse_flow(flow).unwrap_or_else(|e| panic!("{flow}: {e}"));
-        tables
-            .apply(&fm, false, 0)
-            .unwrap_or_else(|e| panic!("{flow}: {e}"));
-    }
-    let dp = Datapath::start(
-        "br0",
-        DatapathConfig::default(),
-        Arc::new(tables),
-        Arc::new(RecircIds::new()),
-    )
-    .unwrap_or_else(|e| panic!("datapath: {e}"));
-    let opts = [("xdp-mode", mode)];
-    for (ofport, dev) in [(1, &t.ha), (2, &t.hb)] {
-        let port = open_afxdp(t, dev, &opts);
-        dp.add_port(ofport, Box::new(port))
-            .unwrap_or_else(|e| panic!("add {dev}: {e}"));
-    }
-    dp
+    shared_umem_bridge(t, mode, 1)
 }
 
 /// The same traffic through the real datapath: its PMD thread polls the afxdp ports, blocks

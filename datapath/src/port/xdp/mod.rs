@@ -7,7 +7,8 @@
 //! * [`netlink`]: attaching and detaching that program on an interface (`RTM_SETLINK`,
 //!   `IFLA_XDP`), in native (driver) or skb (generic) mode.
 //! * [`hook`]: the program and map of an interface, shared by the ports of its queues.
-//! * [`umem`]: the frame memory, shared by the sockets of a PMD thread, and its free list.
+//! * [`umem`]: the frame memory, shared by the sockets of a PMD thread, and its free list;
+//!   `owned`: a socket's share of it.
 //! * [`xsk`]: the AF_XDP socket itself: the four rings, need-wakeup.
 //! * [`csum`]: repair of TCP/UDP checksums left partial by a sender's checksum offload.
 //! * [`gso`]: software segmentation of TCP super-frames from senders with TSO.
@@ -26,6 +27,7 @@ pub mod ingress;
 pub mod netdev;
 pub mod netlink;
 pub mod options;
+mod owned;
 pub mod umem;
 pub mod xsk;
 

@@ -16,7 +16,9 @@
 //!
 //! At any time a frame is in exactly one of these places:
 //!
-//! * the **free list** ([`Umem::take`] / [`Umem::give`]): nobody's;
+//! * the **free list** ([`Umem::take`] / [`Umem::give`]), or a socket's **stash** of free
+//!   frames (at most [`STASH_MAX`], exchanged with the free list [`STASH_BULK`] at a time, so
+//!   that the hot path takes no lock): nobody's;
 //! * a **socket**: in its fill ring, in the kernel on the way to its rx ring, in its rx ring
 //!   (its *rx side*), or in its tx ring, in the kernel on the way to its completion ring, in
 //!   its completion ring (its *tx side*). The socket marks such frames in its ownership
@@ -24,13 +26,16 @@
 //! * a **[`UmemFrame`]**: the storage of one received [`Packet`](crate::Packet), owned by it
 //!   alone; dropping it returns the frame to the free list, from any thread.
 //!
-//! Two counters follow the last two places (`in_kernel`, `packets`), so that
+//! Each socket publishes what it holds (frames in the kernel, in its stash, packets it made
+//! and frames it handed back to the kernel) in its own gauge, with plain stores; dropped
+//! packets are counted under the free list's lock. [`Umem::stats`] sums them, so that
 //! `free + in_kernel + packets == frames` whenever no socket call is in progress
 //! ([`UmemStats::balanced`]): the tests check it.
 //!
 //! # Budget
 //!
-//! A socket reserves `rx-ring + tx-ring` frames of its UMEM when it joins and never holds more:
+//! A socket reserves `rx-ring + tx-ring + STASH_MAX` frames of its UMEM when it joins and never
+//! holds more (its stash aside, which it trims after each call):
 //! its rx side is topped up to `rx-ring` frames after each receive, and a send queues at most
 //! `tx-ring` frames not yet completed (the rest are dropped, as when its tx ring is full). A
 //! UMEM admits sockets while their reservations leave [`PACKET_SLACK`] frames for packets in
@@ -55,6 +60,12 @@ pub const GROUP_FRAMES: u32 = 16_384;
 
 /// Frames of a UMEM kept out of the sockets' reservations, for packets in user space.
 pub const PACKET_SLACK: u32 = 2048;
+
+/// Frames a socket takes from or gives to the free list at once.
+pub const STASH_BULK: usize = 128;
+
+/// Most free frames a socket keeps in its stash after a call.
+pub const STASH_MAX: usize = 512;
 
 /// A frame index that is no frame: the frame was handed to the kernel. UMEMs have fewer
 /// frames (their sizes are `u32`s, and a frame is at least 2 KiB).
@@ -130,20 +141,36 @@ pub struct UmemKey {
 struct Members {
     /// Bound sockets (id, descriptor): a new socket shares the UMEM through the first.
     bound: Vec<(u64, RawFd)>,
+    /// The gauges of the live sockets (id, gauge).
+    gauges: Vec<(u64, Arc<SocketGauge>)>,
     /// Frames reserved by the sockets.
     reserved: u32,
     next_id: u64,
 }
 
-/// Counters of a UMEM, updated by its sockets and packets.
+/// What one socket holds and did, written by that socket alone with plain stores (no
+/// read-modify-write on the hot path) and summed by [`Umem::stats`]. The totals of closed
+/// sockets are folded into the UMEM's own gauge.
 #[derive(Debug, Default)]
-struct Counters {
-    in_kernel: AtomicU64,
-    packets: AtomicU64,
-    tx_by_address: AtomicU64,
-    tx_copied: AtomicU64,
-    fill_short: AtomicU64,
-    tx_no_frame: AtomicU64,
+pub(super) struct SocketGauge {
+    /// Frames given to the kernel (rx and tx sides).
+    pub(super) in_kernel: AtomicU64,
+    /// Free frames in the socket's stash.
+    pub(super) stashed: AtomicU64,
+    /// Packets made of received frames.
+    pub(super) made: AtomicU64,
+    /// Frames of packets handed to the tx ring by address.
+    pub(super) handed: AtomicU64,
+    pub(super) tx_by_address: AtomicU64,
+    pub(super) tx_copied: AtomicU64,
+    pub(super) tx_no_frame: AtomicU64,
+}
+
+/// The free list, and the packets dropped (their frames came back here).
+#[derive(Debug, Default)]
+struct FreeList {
+    frames: Vec<u64>,
+    dropped: u64,
 }
 
 /// A snapshot of a UMEM's frames and counters.
@@ -195,9 +222,15 @@ pub struct Umem {
     shift: u32,
     pmd: Option<usize>,
     /// Base addresses of the free frames.
-    free: Mutex<Vec<u64>>,
+    free: Mutex<FreeList>,
     members: Mutex<Members>,
-    counters: Counters,
+    /// The totals of closed sockets.
+    closed: SocketGauge,
+    fill_short: AtomicU64,
+    /// Spare handles on this UMEM, passed between its sockets in bulk: a socket that sends
+    /// packets by address collects their handles, one that receives needs them. Emptied when
+    /// the last socket goes, since they keep the UMEM alive.
+    handles: Mutex<Vec<Arc<Umem>>>,
 }
 
 // SAFETY: the raw mapping is only reached through frames that are owned exclusively (a free
@@ -234,9 +267,14 @@ impl Umem {
             frames,
             shift: key.frame_size.trailing_zeros(),
             pmd,
-            free: Mutex::new(free),
+            free: Mutex::new(FreeList {
+                frames: free,
+                dropped: 0,
+            }),
             members: Mutex::new(Members::default()),
-            counters: Counters::default(),
+            closed: SocketGauge::default(),
+            fill_short: AtomicU64::new(0),
+            handles: Mutex::new(Vec::new()),
         }))
     }
 
@@ -307,17 +345,24 @@ impl Umem {
     /// Moves up to `n` free frames (their base addresses) to `out`; returns how many.
     pub(super) fn take(&self, n: usize, out: &mut Vec<u64>) -> usize {
         let mut free = lock(&self.free);
-        let k = n.min(free.len());
-        let at = free.len() - k;
-        out.extend(free.drain(at..));
+        let k = n.min(free.frames.len());
+        let at = free.frames.len() - k;
+        out.extend(free.frames.drain(at..));
         k
     }
 
     /// Returns frames (their base addresses) to the free list.
     pub(super) fn give(&self, frames: &[u64]) {
         if !frames.is_empty() {
-            lock(&self.free).extend_from_slice(frames);
+            lock(&self.free).frames.extend_from_slice(frames);
         }
+    }
+
+    /// Returns the frame of a dropped packet to the free list.
+    fn give_dropped(&self, base: u64) {
+        let mut free = lock(&self.free);
+        free.frames.push(base);
+        free.dropped += 1;
     }
 
     /// A pointer to bytes `offset..offset + len` of the frame at `base`, or None if they are not
@@ -367,42 +412,69 @@ impl Umem {
         Some(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
     }
 
-    /// Adds to or subtracts from the count of frames in the kernel.
-    pub(super) fn kernel_delta(&self, given: u64, taken: u64) {
-        if given != taken {
-            self.counters
-                .in_kernel
-                .fetch_add(given.wrapping_sub(taken), Ordering::Relaxed);
-        }
+    /// Moves `n` handles on `umem` to `out`: spare ones first, new ones (clones) for the rest.
+    pub(super) fn take_handles(umem: &Arc<Umem>, n: usize, out: &mut Vec<Arc<Umem>>) {
+        let got = {
+            let mut spare = lock(&umem.handles);
+            let k = n.min(spare.len());
+            let at = spare.len() - k;
+            out.extend(spare.drain(at..));
+            k
+        };
+        out.extend((got..n).map(|_| umem.clone()));
     }
 
-    /// Counts packets made of received frames (`made`) and frames of packets handed back to
-    /// the kernel by address (`sent`).
-    pub(super) fn packets_delta(&self, made: u64, sent: u64) {
-        if made != sent {
-            self.counters
-                .packets
-                .fetch_add(made.wrapping_sub(sent), Ordering::Relaxed);
-        }
+    /// Keeps spare handles for the sockets.
+    pub(super) fn give_handles(&self, handles: impl Iterator<Item = Arc<Umem>>) {
+        lock(&self.handles).extend(handles);
     }
 
-    /// Counts a send's packets: by address, copied, and dropped for want of a frame.
-    pub(super) fn count_tx(&self, by_address: u64, copied: u64, no_frame: u64) {
-        let c = &self.counters;
-        for (counter, n) in [
-            (&c.tx_by_address, by_address),
-            (&c.tx_copied, copied),
-            (&c.tx_no_frame, no_frame),
-        ] {
-            if n > 0 {
-                counter.fetch_add(n, Ordering::Relaxed);
+    /// A gauge for a new socket, summed into the stats until [`Umem::detach_gauge`].
+    pub(super) fn attach_gauge(&self) -> (u64, Arc<SocketGauge>) {
+        let mut m = lock(&self.members);
+        let id = m.next_id;
+        m.next_id += 1;
+        let gauge = Arc::new(SocketGauge::default());
+        m.gauges.push((id, gauge.clone()));
+        (id, gauge)
+    }
+
+    /// Removes a closed socket's gauge, keeping its totals (it holds no frame any more). The
+    /// last socket also drops the spare handles (the caller's own keeps the UMEM alive
+    /// meanwhile).
+    pub(super) fn detach_gauge(&self, id: u64) {
+        let spare = {
+            let mut m = lock(&self.members);
+            self.fold_gauge(&mut m, id);
+            if m.gauges.is_empty() {
+                std::mem::take(&mut *lock(&self.handles))
+            } else {
+                Vec::new()
+            }
+        };
+        drop(spare);
+    }
+
+    /// Removes gauge `id` from the member list, adding its totals to the closed sockets'.
+    fn fold_gauge(&self, m: &mut Members, id: u64) {
+        if let Some(at) = m.gauges.iter().position(|(i, _)| *i == id) {
+            let (_, g) = m.gauges.swap_remove(at);
+            let c = &self.closed;
+            for (total, n) in [
+                (&c.made, &g.made),
+                (&c.handed, &g.handed),
+                (&c.tx_by_address, &g.tx_by_address),
+                (&c.tx_copied, &g.tx_copied),
+                (&c.tx_no_frame, &g.tx_no_frame),
+            ] {
+                total.fetch_add(n.load(Ordering::Relaxed), Ordering::Relaxed);
             }
         }
     }
 
     /// Counts a refill that found the free list short.
     pub(super) fn count_fill_short(&self) {
-        self.counters.fill_short.fetch_add(1, Ordering::Relaxed);
+        self.fill_short.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Under the member lock: the descriptor of a bound member to share through (None: the
@@ -422,21 +494,36 @@ impl Umem {
 
     /// A snapshot of the frames and counters.
     pub fn stats(&self) -> UmemStats {
-        let c = &self.counters;
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        UmemStats {
+        let c = &self.closed;
+        let (mut made, mut handed) = (r(&c.made), r(&c.handed));
+        let mut st = UmemStats {
             pmd: self.pmd,
             frame_size: self.key.frame_size,
             frames: u64::from(self.frames),
-            free: lock(&self.free).len() as u64,
-            in_kernel: r(&c.in_kernel),
-            packets: r(&c.packets),
-            sockets: lock(&self.members).bound.len() as u64,
             tx_by_address: r(&c.tx_by_address),
             tx_copied: r(&c.tx_copied),
-            fill_short: r(&c.fill_short),
             tx_no_frame: r(&c.tx_no_frame),
+            fill_short: r(&self.fill_short),
+            ..UmemStats::default()
+        };
+        {
+            let m = lock(&self.members);
+            st.sockets = m.bound.len() as u64;
+            for (_, g) in &m.gauges {
+                st.in_kernel += r(&g.in_kernel);
+                st.free += r(&g.stashed);
+                made += r(&g.made);
+                handed += r(&g.handed);
+                st.tx_by_address += r(&g.tx_by_address);
+                st.tx_copied += r(&g.tx_copied);
+                st.tx_no_frame += r(&g.tx_no_frame);
+            }
         }
+        let free = lock(&self.free);
+        st.free += free.frames.len() as u64;
+        st.packets = made.wrapping_sub(handed).wrapping_sub(free.dropped);
+        st
     }
 }
 
@@ -452,12 +539,9 @@ impl MemberLock<'_> {
         self.guard.bound.first().map(|(_, fd)| *fd)
     }
 
-    /// Records a socket bound to the UMEM; returns its member id.
-    pub(super) fn add(&mut self, fd: RawFd) -> u64 {
-        let id = self.guard.next_id;
-        self.guard.next_id += 1;
+    /// Records socket `id` (its gauge's) as bound to the UMEM with descriptor `fd`.
+    pub(super) fn add(&mut self, id: u64, fd: RawFd) {
         self.guard.bound.push((id, fd));
-        id
     }
 }
 
@@ -534,7 +618,9 @@ impl UmemGroup {
 ///
 /// 16 bytes, so that a [`Packet`](crate::Packet) stays as small as a heap one.
 pub struct UmemFrame {
-    umem: Arc<Umem>,
+    /// The UMEM (None once handed over with the frame). Recycled between packets by the
+    /// sockets (see `Umem::take_handles`), so that making a packet costs no reference count.
+    umem: Option<Arc<Umem>>,
     /// Index of the frame in the UMEM, or [`NO_FRAME`] once handed to the kernel.
     index: u32,
     len: u32,
@@ -542,28 +628,35 @@ pub struct UmemFrame {
 
 impl UmemFrame {
     /// Takes ownership of the frame at `base` with `len` bytes in use. The caller owned it (it
-    /// came out of its socket's rx ring) and counts it in `packets`.
+    /// came out of its socket's rx ring) and counts it in its gauge's `made`.
     pub(super) fn new(umem: Arc<Umem>, base: u64, len: usize) -> UmemFrame {
         let (index, len) = match umem.frame_of(base).and_then(|(_, i)| u32::try_from(i).ok()) {
             Some(i) => (i, u32::try_from(len.min(umem.frame_size())).unwrap_or(0)),
             None => (NO_FRAME, 0),
         };
-        UmemFrame { umem, index, len }
+        UmemFrame {
+            umem: Some(umem),
+            index,
+            len,
+        }
     }
 
     fn base(&self) -> u64 {
-        u64::from(self.index) << self.umem.shift
+        self.umem
+            .as_ref()
+            .map_or(0, |u| u64::from(self.index) << u.shift)
     }
 
     /// Where the frame's bytes start, or None for no frame.
     #[inline]
     fn ptr(&self) -> Option<*mut u8> {
-        if self.index >= self.umem.frames {
+        let umem = self.umem.as_ref()?;
+        if self.index >= umem.frames {
             return None;
         }
-        let offset = (self.index as usize) << self.umem.shift;
+        let offset = (self.index as usize) << umem.shift;
         // SAFETY: `index < frames`, so the frame lies inside the mapping.
-        Some(unsafe { self.umem.map.ptr.as_ptr().add(offset) })
+        Some(unsafe { umem.map.ptr.as_ptr().add(offset) })
     }
 
     /// The bytes in use.
@@ -608,23 +701,24 @@ impl UmemFrame {
 
     /// Whether the frame is one of `umem`'s.
     pub fn belongs_to(&self, umem: &Arc<Umem>) -> bool {
-        Arc::ptr_eq(&self.umem, umem)
+        self.umem.as_ref().is_some_and(|u| Arc::ptr_eq(u, umem))
     }
 
-    /// Gives up the frame (it goes to a socket's tx ring) and returns its base address; the
-    /// caller counts it out of `packets`.
-    pub(super) fn hand_over(mut self) -> u64 {
+    /// Gives up the frame (it goes to a socket's tx ring): its base address, and the handle on
+    /// the UMEM for the socket to reuse. The caller counts it in its gauge's `handed`.
+    pub(super) fn hand_over(mut self) -> (u64, Option<Arc<Umem>>) {
         let base = self.base();
         self.index = NO_FRAME;
-        base
+        (base, self.umem.take())
     }
 }
 
 impl Drop for UmemFrame {
     fn drop(&mut self) {
-        if self.index < self.umem.frames {
-            self.umem.give(&[self.base()]);
-            self.umem.packets_delta(0, 1);
+        if let Some(umem) = &self.umem {
+            if self.index < umem.frames {
+                umem.give_dropped(u64::from(self.index) << umem.shift);
+            }
         }
     }
 }
@@ -677,7 +771,7 @@ mod tests {
     }
 
     #[test]
-    fn frames_are_accounted_through_take_packets_and_give() {
+    fn frames_are_accounted_through_gauges_packets_and_the_free_list() {
         let r = Umem::private(key(), 64).map_err(|e| e.to_string());
         let Ok(r) = r else { panic!("{r:?}") };
         let umem = r.umem().clone();
@@ -686,10 +780,17 @@ mod tests {
             (st.frames, st.free),
             (u64::from(64 + PACKET_SLACK), st.frames)
         );
+        // A "socket" takes 10 frames: 5 go to the kernel, 3 stay stashed, 2 become packets.
+        let (id, gauge) = umem.attach_gauge();
         let mut got = Vec::new();
         assert_eq!(umem.take(10, &mut got), 10);
-        // Two frames become packets, one goes "to the kernel" and comes back.
-        umem.packets_delta(2, 0);
+        let publish = |kernel: u64, stashed: u64, made: u64, handed: u64| {
+            gauge.in_kernel.store(kernel, Ordering::Relaxed);
+            gauge.stashed.store(stashed, Ordering::Relaxed);
+            gauge.made.store(made, Ordering::Relaxed);
+            gauge.handed.store(handed, Ordering::Relaxed);
+        };
+        publish(5, 3, 2, 0);
         let mut p1 = UmemFrame::new(umem.clone(), got[0], 100);
         let p2 = UmemFrame::new(umem.clone(), got[1], 5000);
         assert_eq!(p2.len(), 2048, "clamped to the frame");
@@ -697,29 +798,41 @@ mod tests {
         assert_eq!(p1.bytes(), &[7; 100][..]);
         p1.truncate(10);
         assert_eq!(p1.len(), 10);
-        umem.give(&got[2..]);
         let st = umem.stats();
         assert!(st.balanced(), "{st:?}");
-        assert_eq!(st.packets, 2);
+        assert_eq!((st.packets, st.in_kernel), (2, 5));
         // One packet handed over by address (now in the kernel), one dropped.
-        let base = p1.hand_over();
-        umem.packets_delta(0, 1);
-        umem.kernel_delta(1, 0);
+        let (base, handle) = p1.hand_over();
+        assert_eq!(base, got[0]);
+        assert!(handle.is_some_and(|h| Arc::ptr_eq(&h, &umem)));
+        // Handles pass through the UMEM's spare list.
+        let mut hs = Vec::new();
+        Umem::take_handles(&umem, 3, &mut hs);
+        umem.give_handles(hs.drain(..2));
+        Umem::take_handles(&umem, 2, &mut hs);
+        assert_eq!(hs.len(), 3);
+        drop(hs);
         drop(p2);
+        publish(6, 3, 2, 1);
         let st = umem.stats();
         assert!(st.balanced(), "{st:?}");
-        assert_eq!((st.packets, st.in_kernel), (0, 1));
-        umem.kernel_delta(0, 1);
-        umem.give(&[base]);
+        assert_eq!((st.packets, st.in_kernel), (0, 6));
+        // The socket closes: everything it held comes back; its totals stay counted.
+        umem.give(&[&got[2..], &[base][..]].concat());
+        gauge.tx_by_address.store(1, Ordering::Relaxed);
+        publish(0, 0, 2, 1);
+        umem.detach_gauge(id);
         let st = umem.stats();
         assert!(st.balanced() && st.free == st.frames, "{st:?}");
+        assert_eq!(st.tx_by_address, 1);
     }
 
-    /// A packet of `data` in a frame of `umem`, 256 bytes in (as the kernel delivers it).
-    fn umem_packet(umem: &Arc<Umem>, data: &[u8]) -> crate::Packet {
+    /// A packet of `data` in a frame of `umem`, 256 bytes in (as the kernel delivers it),
+    /// counted as made in `gauge`.
+    fn umem_packet(umem: &Arc<Umem>, gauge: &SocketGauge, data: &[u8]) -> crate::Packet {
         let mut got = Vec::new();
         assert_eq!(umem.take(1, &mut got), 1);
-        umem.packets_delta(1, 0);
+        gauge.made.fetch_add(1, Ordering::Relaxed);
         let mut frame = UmemFrame::new(umem.clone(), got[0], 256 + data.len());
         frame.bytes_mut()[256..].copy_from_slice(data);
         crate::Packet::from_umem(frame, 256)
@@ -731,7 +844,8 @@ mod tests {
         let Ok(r) = r else { panic!("{r:?}") };
         let umem = r.umem().clone();
         let frames = umem.stats().frames;
-        let mut p = umem_packet(&umem, &[1, 2, 3, 4]);
+        let (_, gauge) = umem.attach_gauge();
+        let mut p = umem_packet(&umem, &gauge, &[1, 2, 3, 4]);
         assert!(p.is_umem());
         assert_eq!((p.data(), p.headroom()), (&[1, 2, 3, 4][..], 256));
         // A push within the headroom stays in the frame; truncation and pops work in place.
@@ -755,9 +869,9 @@ mod tests {
         let st = umem.stats();
         assert!(st.balanced() && st.free == frames, "{st:?}");
         // `into_heap` copies; `into_umem` gives the frame and offset (dropping it frees it).
-        let q = umem_packet(&umem, &[5; 60]).into_heap();
+        let q = umem_packet(&umem, &gauge, &[5; 60]).into_heap();
         assert!(!q.is_umem() && q.data() == [5; 60]);
-        let Ok((frame, start)) = umem_packet(&umem, &[6; 10]).into_umem() else {
+        let Ok((frame, start)) = umem_packet(&umem, &gauge, &[6; 10]).into_umem() else {
             panic!("not in a frame")
         };
         assert_eq!((start, frame.len()), (256, 266));
@@ -765,7 +879,9 @@ mod tests {
         assert!(crate::Packet::from_slice(&[1]).into_umem().is_err());
         drop(frame);
         // Packets dropped on other threads return their frames too.
-        let pkts: Vec<crate::Packet> = (0..8).map(|_| umem_packet(&umem, &[0; 60])).collect();
+        let pkts: Vec<crate::Packet> = (0..8)
+            .map(|_| umem_packet(&umem, &gauge, &[0; 60]))
+            .collect();
         assert_eq!(umem.stats().packets, 8);
         let joined = std::thread::spawn(move || drop(pkts)).join();
         assert!(joined.is_ok());

@@ -25,7 +25,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::umem::{Mapping, Reservation, Umem, UmemFrame, UmemKey};
+use super::owned::Owned;
+use super::umem::{Mapping, Reservation, Umem, UmemFrame, UmemKey, STASH_MAX};
 use super::{abi, cvt, socklen};
 use crate::packet::Packet;
 
@@ -195,90 +196,6 @@ pub struct XskStats {
     pub invalid_descs: u64,
 }
 
-/// A socket's share of its UMEM: which frames it has given the kernel, and how many on each
-/// side. Declared after the rings and the descriptor in [`Xsk`], so that it is dropped after
-/// the socket is closed: only then does it give the frames the kernel held back to the free
-/// list.
-#[derive(Debug)]
-struct Owned {
-    /// One bit per frame of the UMEM: set while the frame is this socket's (fill, rx, tx or
-    /// completion side).
-    bits: Vec<u64>,
-    /// Frames on the rx side (fill ring, kernel, rx ring), at most `rx_limit`.
-    rx_held: u32,
-    rx_limit: u32,
-    /// Frames on the tx side (tx ring, kernel, completion ring), at most `tx_limit`.
-    tx_held: u32,
-    tx_limit: u32,
-    /// Scratch list of frame addresses (kept for its allocation).
-    spare: Vec<u64>,
-    /// The frames reserved for the socket (dropped last: the UMEM outlives the bitmap).
-    reservation: Reservation,
-}
-
-impl Owned {
-    fn new(reservation: Reservation, rx_limit: u32, tx_limit: u32) -> Owned {
-        let frames = usize::try_from(reservation.umem().frames()).unwrap_or(0);
-        Owned {
-            bits: vec![0; frames.div_ceil(64)],
-            rx_held: 0,
-            rx_limit,
-            tx_held: 0,
-            tx_limit,
-            spare: Vec::new(),
-            reservation,
-        }
-    }
-
-    fn umem(&self) -> &Arc<Umem> {
-        self.reservation.umem()
-    }
-
-    /// Marks the frame at base `base` as this socket's.
-    fn mark(&mut self, base: u64) {
-        if let Some((_, i)) = self.umem().frame_of(base) {
-            if let Some(w) = self.bits.get_mut(i / 64) {
-                debug_assert!(*w & (1 << (i % 64)) == 0, "frame {base:#x} given twice");
-                *w |= 1 << (i % 64);
-            }
-        }
-    }
-
-    /// Takes back the frame holding address `addr` from the kernel: its base address, or None
-    /// if it is not a frame this socket gave (the kernel never returns such an address; it
-    /// is then ignored rather than handed out twice).
-    fn unmark(&mut self, addr: u64) -> Option<u64> {
-        let (base, i) = self.umem().frame_of(addr)?;
-        let w = self.bits.get_mut(i / 64)?;
-        let bit = 1u64 << (i % 64);
-        if *w & bit == 0 {
-            return None;
-        }
-        *w &= !bit;
-        Some(base)
-    }
-}
-
-impl Drop for Owned {
-    fn drop(&mut self) {
-        // The socket is closed (its rings and descriptor were dropped before this): the
-        // kernel holds none of these frames any more.
-        let umem = self.reservation.umem().clone();
-        let size = u64::try_from(umem.frame_size()).unwrap_or(0);
-        let mut back = Vec::new();
-        for (w, word) in self.bits.iter().enumerate() {
-            let mut bits = *word;
-            while bits != 0 {
-                let b = u64::from(bits.trailing_zeros());
-                bits &= bits - 1;
-                back.push((w as u64 * 64 + b) * size);
-            }
-        }
-        umem.give(&back);
-        umem.kernel_delta(0, back.len() as u64);
-    }
-}
-
 /// Removes the socket from its UMEM's member list when dropped: declared first in [`Xsk`],
 /// so that no new socket shares the UMEM through a descriptor about to be closed.
 #[derive(Debug)]
@@ -314,9 +231,6 @@ pub struct Xsk {
     zero_copy: bool,
     /// Reassembly buffer for multi-descriptor frames.
     scratch: Vec<u8>,
-    /// Packets sent by address and by copy.
-    tx_by_address: u64,
-    tx_copied: u64,
 }
 
 // SAFETY: the raw pointers point into mappings owned by the Xsk itself (or by its UMEM, which
@@ -368,9 +282,11 @@ impl XskConfig {
         }
     }
 
-    /// Frames the socket reserves in its UMEM.
+    /// Frames the socket reserves in its UMEM: its rx and tx sides and its stash.
     pub fn umem_frames(&self) -> u32 {
-        self.rx_ring.saturating_add(self.tx_ring)
+        self.rx_ring
+            .saturating_add(self.tx_ring)
+            .saturating_add(u32::try_from(STASH_MAX).unwrap_or(u32::MAX))
     }
 }
 
@@ -455,10 +371,9 @@ impl Xsk {
             need_wakeup: cfg.need_wakeup,
             zero_copy: false,
             scratch: Vec::new(),
-            tx_by_address: 0,
-            tx_copied: 0,
         };
         xsk.refill();
+        xsk.owned.settle();
         xsk.register_and_bind(cfg)?;
         xsk.zero_copy = xsk.options() & libc::XDP_OPTIONS_ZEROCOPY != 0;
         Ok(xsk)
@@ -513,7 +428,8 @@ impl Xsk {
                 Err(e) => return Err(e),
             }
         }
-        self.member.id = Some(members.add(raw));
+        members.add(self.owned.gauge_id, raw);
+        self.member.id = Some(self.owned.gauge_id);
         Ok(())
     }
 
@@ -560,26 +476,24 @@ impl Xsk {
 
     /// Packets sent by handing over their frame, and packets sent by copying them.
     pub fn tx_counts(&self) -> (u64, u64) {
-        (self.tx_by_address, self.tx_copied)
+        (self.owned.handed, self.owned.copied)
     }
 
-    /// Tops the rx side up to `rx_limit` frames from the free list.
+    /// Tops the rx side up to `rx_limit` frames from the stash.
     fn refill(&mut self) {
         let want = self.owned.rx_limit.saturating_sub(self.owned.rx_held);
         let room = self.fill.free(want);
         if room == 0 {
             return;
         }
-        let mut frames = std::mem::take(&mut self.owned.spare);
-        frames.clear();
-        let got = self
-            .umem
-            .take(usize::try_from(room).unwrap_or(0), &mut frames);
-        if got < usize::try_from(room).unwrap_or(0) {
+        if !self.owned.stock(usize::try_from(room).unwrap_or(0)) {
             self.umem.count_fill_short();
         }
         let mut n = 0u32;
-        for &base in &frames {
+        while n < room {
+            let Some(base) = self.owned.stash.pop() else {
+                break;
+            };
             self.owned.mark(base);
             self.fill.write(n, base);
             n += 1;
@@ -587,10 +501,7 @@ impl Xsk {
         if n > 0 {
             self.fill.submit(n);
             self.owned.rx_held += n;
-            self.umem.kernel_delta(u64::from(n), 0);
         }
-        frames.clear();
-        self.owned.spare = frames;
     }
 
     /// Receives up to `max` frames, handing each to `each` as a [`Packet`] whose storage is
@@ -606,8 +517,8 @@ impl Xsk {
         let mut used = 0u32;
         let mut frames = 0u32;
         let mut made = 0u64;
-        let mut recycle = std::mem::take(&mut self.owned.spare);
-        recycle.clear();
+        self.owned
+            .stock_handles(usize::try_from(avail.min(max)).unwrap_or(0));
         while frames < max && used < avail {
             let mut end = used;
             let complete = loop {
@@ -631,11 +542,15 @@ impl Xsk {
                     let len = usize::try_from(desc.len).unwrap_or(usize::MAX);
                     match offset.checked_add(len).filter(|e| *e <= frame_size) {
                         Some(end) => {
-                            let frame = UmemFrame::new(self.umem.clone(), base, end);
+                            let handle = match self.owned.handles.pop() {
+                                Some(h) => h,
+                                None => self.umem.clone(),
+                            };
+                            let frame = UmemFrame::new(handle, base, end);
                             made += 1;
                             each(Packet::from_umem(frame, offset));
                         }
-                        None => recycle.push(base),
+                        None => self.owned.stash.push(base),
                     }
                 }
             } else {
@@ -653,7 +568,7 @@ impl Xsk {
                     if let Some(part) = unsafe { self.umem.bytes(base, offset, len) } {
                         buf.extend_from_slice(part);
                     }
-                    recycle.push(base);
+                    self.owned.stash.push(base);
                 }
                 each(Packet::from_slice(&buf));
                 self.scratch = buf;
@@ -664,13 +579,10 @@ impl Xsk {
         if used > 0 {
             self.rx.release(used);
             self.owned.rx_held = self.owned.rx_held.saturating_sub(used);
-            self.umem.kernel_delta(0, u64::from(used));
-            self.umem.packets_delta(made, 0);
-            self.umem.give(&recycle);
+            self.owned.made += made;
         }
-        recycle.clear();
-        self.owned.spare = recycle;
         self.refill();
+        self.owned.settle();
         if self.need_wakeup && self.fill.needs_wakeup() {
             self.kick_rx();
         }
@@ -688,18 +600,16 @@ impl Xsk {
             .free(self.owned.tx_limit.saturating_sub(self.owned.tx_held));
         let room_n = usize::try_from(room).unwrap_or(0);
         let frame_size = self.umem.frame_size();
-        // Free frames for the packets to copy, taken at once.
+        // Stash frames for the packets to copy.
         let copies = pkts
             .iter()
             .take(room_n)
             .filter(|p| !p.umem_frame().is_some_and(|f| f.belongs_to(&self.umem)))
             .count();
-        let mut spare = std::mem::take(&mut self.owned.spare);
-        spare.clear();
         if copies > 0 {
-            self.umem.take(copies, &mut spare);
+            self.owned.stock(copies);
         }
-        let (mut queued, mut by_address, mut no_frame) = (0u32, 0u64, 0u64);
+        let (mut queued, mut by_address) = (0u32, 0u64);
         for pkt in pkts.drain(..) {
             if queued == room {
                 break;
@@ -707,15 +617,16 @@ impl Xsk {
             let desc = match pkt.into_umem() {
                 Ok((frame, start)) if frame.belongs_to(&self.umem) => {
                     let len = frame.len().saturating_sub(start);
-                    let base = frame.hand_over();
                     by_address += 1;
+                    let (base, handle) = frame.hand_over();
+                    self.owned.handles.extend(handle);
                     Some((base, start, len))
                 }
                 Ok((frame, start)) => {
                     let data = frame.bytes().get(start..).unwrap_or_default();
-                    self.copy_into_frame(data, &mut spare, frame_size, &mut no_frame)
+                    copy_into_frame(&self.umem, data, &mut self.owned, frame_size)
                 }
-                Err(pkt) => self.copy_into_frame(pkt.data(), &mut spare, frame_size, &mut no_frame),
+                Err(pkt) => copy_into_frame(&self.umem, pkt.data(), &mut self.owned, frame_size),
             };
             let Some((base, offset, len)) = desc else {
                 continue;
@@ -731,73 +642,31 @@ impl Xsk {
             );
             queued += 1;
         }
-        self.umem.give(&spare);
-        spare.clear();
-        self.owned.spare = spare;
         if queued > 0 {
             self.tx.submit(queued);
             self.owned.tx_held += queued;
-            self.umem.kernel_delta(u64::from(queued), 0);
         }
-        self.umem.packets_delta(0, by_address);
-        let copied = u64::from(queued) - by_address;
-        self.umem.count_tx(by_address, copied, no_frame);
-        self.tx_by_address += by_address;
-        self.tx_copied += copied;
+        self.owned.handed += by_address;
+        self.owned.copied += u64::from(queued) - by_address;
+        self.owned.settle();
         self.kick_tx()?;
         Ok(usize::try_from(queued).unwrap_or(0))
     }
 
-    /// Copies `data` into a frame from `spare`: the frame's base, offset 0 and the length, or
-    /// None (the packet is dropped) when the data is longer than a frame or no frame is left.
-    fn copy_into_frame(
-        &self,
-        data: &[u8],
-        spare: &mut Vec<u64>,
-        frame_size: usize,
-        no_frame: &mut u64,
-    ) -> Option<(u64, usize, usize)> {
-        if data.len() > frame_size {
-            return None;
-        }
-        let Some(base) = spare.pop() else {
-            *no_frame += 1;
-            return None;
-        };
-        // SAFETY: the frame came from the free list into `spare` and is this socket's alone
-        // until it is put on the tx ring or back on the free list.
-        match unsafe { self.umem.bytes_mut(base, 0, data.len()) } {
-            Some(dst) => {
-                dst.copy_from_slice(data);
-                Some((base, 0, data.len()))
-            }
-            None => {
-                spare.push(base);
-                None
-            }
-        }
-    }
-
-    /// Moves completed tx frames back to the free list.
+    /// Moves completed tx frames to the stash.
     fn complete_tx(&mut self) {
         let n = self.comp.peek(u32::MAX);
         if n == 0 {
             return;
         }
-        let mut done = std::mem::take(&mut self.owned.spare);
-        done.clear();
         for i in 0..n {
             let addr = self.comp.read(i);
             if let Some(base) = self.owned.unmark(addr) {
-                done.push(base);
+                self.owned.stash.push(base);
             }
         }
         self.comp.release(n);
         self.owned.tx_held = self.owned.tx_held.saturating_sub(n);
-        self.umem.kernel_delta(0, u64::from(n));
-        self.umem.give(&done);
-        done.clear();
-        self.owned.spare = done;
     }
 
     /// Asks the kernel to transmit what the tx ring holds, if it needs asking.
@@ -868,6 +737,36 @@ impl Xsk {
             rx_ring_full: st.rx_ring_full,
             rx_fill_ring_empty: st.rx_fill_ring_empty_descs,
             invalid_descs: st.rx_invalid_descs + st.tx_invalid_descs,
+        }
+    }
+}
+
+/// Copies `data` into a frame from the socket's stash: the frame's base, offset 0 and the
+/// length, or None (the packet is dropped) when the data is longer than a frame or no frame is
+/// left (counted in `no_frame`).
+fn copy_into_frame(
+    umem: &Umem,
+    data: &[u8],
+    owned: &mut Owned,
+    frame_size: usize,
+) -> Option<(u64, usize, usize)> {
+    if data.len() > frame_size {
+        return None;
+    }
+    let Some(base) = owned.stash.pop() else {
+        owned.no_frame += 1;
+        return None;
+    };
+    // SAFETY: the frame came from the free list into the stash and is this socket's alone
+    // until it is put on the tx ring or back on the free list.
+    match unsafe { umem.bytes_mut(base, 0, data.len()) } {
+        Some(dst) => {
+            dst.copy_from_slice(data);
+            Some((base, 0, data.len()))
+        }
+        None => {
+            owned.stash.push(base);
+            None
         }
     }
 }
