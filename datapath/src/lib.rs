@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use flowtable::pipeline::RecircIds;
@@ -61,6 +62,10 @@ pub struct DatapathConfig {
     pub megaflow_idle_ms: u64,
     /// Upcalls per second allowed per input port (0: unlimited).
     pub upcall_rate_per_port: u32,
+    /// Whether an idle PMD thread sleeps in `poll(2)` (else it busy-polls all the time).
+    pub pmd_sleep: bool,
+    /// How long a PMD thread polls without receiving anything before it sleeps.
+    pub idle_spin: Duration,
 }
 
 impl Default for DatapathConfig {
@@ -73,6 +78,8 @@ impl Default for DatapathConfig {
             megaflow_limit: 200_000,
             megaflow_idle_ms: 10_000,
             upcall_rate_per_port: 20_000,
+            pmd_sleep: true,
+            idle_spin: pmd::IDLE_SPIN,
         }
     }
 }

@@ -20,10 +20,13 @@
 //!
 //! # Idling
 //!
-//! While packets flow the thread busy-polls. After [`IDLE_SPIN`] without a packet it blocks in
+//! While packets flow the thread busy-polls. After an idle spell without a packet it blocks in
 //! `poll(2)` on its ports' file descriptors and its wake-up eventfd, for at most
 //! [`IDLE_SLEEP`] (or [`NO_FD_SLEEP`] if a port has no descriptor and must be polled), so an
-//! idle switch costs close to no CPU.
+//! idle switch costs close to no CPU. The spell is the configured `idle_spin` (default
+//! [`IDLE_SPIN`]). With `pmd_sleep` off the thread never sleeps, as Open vSwitch's PMD threads
+//! by default (on this machine that did not forward more under overload; see
+//! docs/DATAPATH.md).
 //!
 //! # Thread safety
 //!
@@ -51,7 +54,7 @@ use crate::stats::PacketIn;
 use crate::upcall::{fresh_decision, upcall, upcall_burst, TokenBucket};
 use crate::{lock, PortCounters, PortEntry, PortMap, Shared, Snapshot, BUSY_LOADING};
 
-/// Idle time after which the thread sleeps in `poll(2)`.
+/// Default idle time after which the thread sleeps in `poll(2)`.
 pub const IDLE_SPIN: Duration = Duration::from_micros(50);
 /// Empty iterations between two readings of the clock while spinning idle.
 const IDLE_CLOCK_EVERY: u32 = 16;
@@ -198,6 +201,8 @@ impl Pmd {
     }
 
     fn run(&mut self) {
+        let cfg = &self.shared.cfg;
+        let (sleeps, spin) = (cfg.pmd_sleep, cfg.idle_spin);
         // Consecutive iterations that received nothing. The idle spell is timed from the
         // IDLE_CLOCK_EVERY-th of them and the clock read once per IDLE_CLOCK_EVERY empty
         // iterations, so an iteration that finds a packet, or a short gap between batches,
@@ -209,10 +214,13 @@ impl Pmd {
                 empty = 0;
                 continue;
             }
+            if !sleeps {
+                continue;
+            }
             empty = empty.saturating_add(1);
             if empty == IDLE_CLOCK_EVERY {
                 idle_since = Instant::now();
-            } else if empty.is_multiple_of(IDLE_CLOCK_EVERY) && idle_since.elapsed() >= IDLE_SPIN {
+            } else if empty.is_multiple_of(IDLE_CLOCK_EVERY) && idle_since.elapsed() >= spin {
                 self.sleep();
                 empty = 0;
             }

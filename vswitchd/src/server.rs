@@ -104,6 +104,10 @@ pub struct DatapathSection {
     pub megaflow_idle_ms: Option<u64>,
     /// Upcalls per second per port.
     pub upcall_rate_per_port: Option<u32>,
+    /// Whether idle PMD threads sleep (`false`: they busy-poll all the time).
+    pub pmd_sleep: Option<bool>,
+    /// Microseconds a PMD thread polls without receiving before it sleeps.
+    pub idle_spin_us: Option<u64>,
 }
 
 impl DatapathSection {
@@ -118,6 +122,10 @@ impl DatapathSection {
             megaflow_limit: self.megaflow_limit.unwrap_or(d.megaflow_limit),
             megaflow_idle_ms: self.megaflow_idle_ms.unwrap_or(d.megaflow_idle_ms),
             upcall_rate_per_port: self.upcall_rate_per_port.unwrap_or(d.upcall_rate_per_port),
+            pmd_sleep: self.pmd_sleep.unwrap_or(d.pmd_sleep),
+            idle_spin: self
+                .idle_spin_us
+                .map_or(d.idle_spin, std::time::Duration::from_micros),
         }
     }
 }
