@@ -243,6 +243,7 @@ async fn a_bundle_with_one_bad_flow_among_1000_changes_nothing() {
     }
     let result = bundles
         .commit(v1::BundleRequest {
+            add_flows_text: String::new(),
             bridge: "br0".into(),
             mods: mods.clone(),
         })
@@ -272,6 +273,7 @@ async fn a_bundle_with_one_bad_flow_among_1000_changes_nothing() {
     }
     let status = bundles
         .commit(v1::BundleRequest {
+            add_flows_text: String::new(),
             bridge: "br0".into(),
             mods: mods.clone(),
         })
@@ -291,6 +293,7 @@ async fn a_bundle_with_one_bad_flow_among_1000_changes_nothing() {
     }
     let done = bundles
         .commit(v1::BundleRequest {
+            add_flows_text: String::new(),
             bridge: "br0".into(),
             mods,
         })

@@ -430,10 +430,35 @@ impl v1::bundles_server::Bundles for Api {
     ) -> Result<Response<v1::FlowModResult>, Status> {
         let r = request.into_inner();
         self.switch.bridge(&r.bridge).map_err(status)?;
-        let n = r.mods.len();
+        // The text's flows are parsed from ranges of one shared string: no string per flow
+        // until a flow is parsed (on a worker thread) and kept for the journal.
+        let text: Arc<str> = Arc::from(r.add_flows_text);
+        let lines = flow_line_ranges(&text);
+        let n = r.mods.len() + lines.len();
+        let items: Vec<BundleItem> = r
+            .mods
+            .into_iter()
+            .map(BundleItem::Mod)
+            .chain(
+                lines
+                    .into_iter()
+                    .map(|range| BundleItem::Line(text.clone(), range)),
+            )
+            .collect();
         let summary = self
             .switch
-            .apply_parsed(&r.bridge, r.mods, |m| {
+            .apply_parsed(&r.bridge, items, |item| {
+                let m = match item {
+                    BundleItem::Mod(m) => m,
+                    BundleItem::Line(text, range) => {
+                        let line = text.get(range).unwrap_or_default();
+                        return Ok(Change {
+                            flow_mod: convert::parse_flow_text(line, FlowCommand::Add)?,
+                            strict: false,
+                            text: Some(line.to_string()),
+                        });
+                    }
+                };
                 let command = command_of(m.command)?;
                 let (flow_mod, text) = match m.flow {
                     Some(v1::FlowSpec {
@@ -461,6 +486,28 @@ impl v1::bundles_server::Bundles for Api {
             })?;
         Ok(Response::new(result(summary)))
     }
+}
+
+/// One flow mod of a bundle: a message, or a line of the bundle's text (a range of it).
+enum BundleItem {
+    Mod(v1::FlowMod),
+    Line(Arc<str>, std::ops::Range<usize>),
+}
+
+/// The byte ranges of the flows of `text`, one per line, trimmed; blank lines and `#` comment
+/// lines are skipped (the rules of `ofctl add-flows` files).
+fn flow_line_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut offset = 0;
+    for raw in text.split_inclusive('\n') {
+        let start = offset + (raw.len() - raw.trim_start().len());
+        let end = offset + raw.trim_end().len();
+        offset += raw.len();
+        if start < end && text.get(start..end).is_some_and(|t| !t.starts_with('#')) {
+            ranges.push(start..end);
+        }
+    }
+    ranges
 }
 
 #[tonic::async_trait]

@@ -601,6 +601,7 @@ async fn a_bundle_with_one_bad_flow_changes_nothing() {
     let status = match h
         .bundles()
         .commit(v1::BundleRequest {
+            add_flows_text: String::new(),
             bridge: "br0".into(),
             mods,
         })
@@ -643,6 +644,7 @@ async fn a_bundle_with_one_bad_flow_changes_nothing() {
     let status = match h
         .bundles()
         .commit(v1::BundleRequest {
+            add_flows_text: String::new(),
             bridge: "br0".into(),
             mods,
         })
@@ -678,6 +680,7 @@ async fn a_bundle_with_one_bad_flow_changes_nothing() {
     let status = match h
         .bundles()
         .commit(v1::BundleRequest {
+            add_flows_text: String::new(),
             bridge: "br0".into(),
             mods,
         })
@@ -697,6 +700,7 @@ async fn a_bundle_with_one_bad_flow_changes_nothing() {
     let status = match h
         .bundles()
         .commit(v1::BundleRequest {
+            add_flows_text: String::new(),
             bridge: "br0".into(),
             mods: vec![
                 add_mod("priority=5,actions=drop"),
@@ -720,6 +724,7 @@ async fn a_bundle_with_one_bad_flow_changes_nothing() {
     let r = h
         .bundles()
         .commit(v1::BundleRequest {
+            add_flows_text: String::new(),
             bridge: "br0".into(),
             mods: vec![
                 add_mod("priority=5,ip,actions=output:1"),
@@ -737,6 +742,54 @@ async fn a_bundle_with_one_bad_flow_changes_nothing() {
     assert_eq!(
         h.dump_texts("br0").await,
         ["table=0,priority=5,ip actions=output:1"]
+    );
+}
+
+#[tokio::test]
+async fn a_bundle_text_of_flows_follows_the_mods() {
+    let h = Harness::start().await;
+    h.add_bridge("br0").await;
+    let commit = |mods: Vec<v1::FlowMod>, text: &str| {
+        let request = v1::BundleRequest {
+            bridge: "br0".into(),
+            mods,
+            add_flows_text: text.to_string(),
+        };
+        let mut client = h.bundles();
+        async move { client.commit(request).await }
+    };
+
+    // A bad flow in the text is numbered after the mods, counting flow lines only (blank
+    // lines and comments are not flow mods), and nothing changes.
+    let text = "  priority=7,ip,actions=output:1\n\n# a comment\n\
+                priority=8,ip,nw_dst=10.0.0.300,actions=output:1\n";
+    let status = match commit(vec![add_mod("priority=6,ip,actions=output:2")], text).await {
+        Ok(r) => panic!("bundle accepted: {r:?}"),
+        Err(s) => s,
+    };
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let details =
+        v1::BundleError::decode(status.details()).unwrap_or_else(|e| panic!("details: {e}"));
+    assert_eq!(details.index, 2, "{}", status.message());
+    assert!(details.reason.starts_with("column "), "{}", details.reason);
+    assert!(h.dump_texts("br0").await.is_empty());
+
+    // Without the bad line, the mods and then the text's flows are applied, as one change.
+    let text = "priority=7,ip,actions=output:1\r\n# comment\n   \npriority=8,tcp,actions=drop";
+    let r = commit(vec![add_mod("priority=6,ip,actions=output:2")], text)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
+    assert_eq!(r.added, 3);
+    let mut flows = h.dump_texts("br0").await;
+    flows.sort();
+    assert_eq!(
+        flows,
+        [
+            "table=0,priority=6,ip actions=output:2",
+            "table=0,priority=7,ip actions=output:1",
+            "table=0,priority=8,tcp actions=drop",
+        ]
     );
 }
 
@@ -1094,6 +1147,7 @@ async fn bundle_100k() {
     let r = h
         .bundles()
         .commit(v1::BundleRequest {
+            add_flows_text: String::new(),
             bridge: "br0".into(),
             mods,
         })
