@@ -66,8 +66,8 @@
 # until the bracket is narrower than 1% (1000 frames/s at least). A paced trial that the
 # generator could not keep up with (offered < 97% of the target) and that lost nothing ends the
 # search at the generator's ceiling (">=") if the target was within 10% of the flat-out rate;
-# further below, the generator was only starved of CPU for a moment: the rate it did send
-# passes, and the search goes on between that and the target. After each round, our switch runs
+# further below, the generator was short of CPU (the veth and XDP work of the switch's port runs
+# in its softirq): the rate it did send passes, and the search goes on above it. After each round, our switch runs
 # every point once more for --duration seconds at the rate Open vSwitch sustained without loss in
 # that round, and its loss there is reported: issue 5 asks for none.
 set -euo pipefail
@@ -612,7 +612,6 @@ zero_loss_search() { # round switch scenario size flows
                         lo=$off; bound=gen; break
                     fi
                     [ "${off%.*}" -gt "$lo" ] && lo=${off%.*}
-                    hi=$r
                     continue
                 fi
                 lo=$r
