@@ -743,10 +743,12 @@ pub fn pipeline<T: Send, R: Send>(
     f: impl Fn(T) -> R + Sync,
     mut sink: impl FnMut(R) -> ControlFlow<()>,
 ) {
-    // One worker per core, although the calling thread consumes too: mapping (parsing) is the
-    // larger part of the work, and the consumer waits for it part of the time.
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if workers < 2 || items.len() < PARALLEL_MIN {
+    // One worker per core but one: the calling thread, which consumes (applies), keeps a core
+    // of its own. On two cores, one parse worker beside the applier loaded 100 000 flows 10-15%
+    // faster than two (alternating A/B, docs/PERFORMANCE.md "Flow load").
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let workers = cores.saturating_sub(1).max(1);
+    if cores < 2 || items.len() < PARALLEL_MIN {
         for item in items {
             if sink(f(item)).is_break() {
                 return;

@@ -13,7 +13,7 @@ use flowtable::syntax::flow::{parse_flow_mod, FlowCommand, ALL_TABLES};
 use flowtable::syntax::matches::format_match;
 
 use super::connect::Conn;
-use super::flows_file::{flow_lines, read_source, FileFlow};
+use super::flows_file::{flow_lines, has_flows, read_source, FileFlow};
 use super::{CmdError, Format};
 use crate::format::{flow_json, flow_line, json_text};
 
@@ -37,31 +37,24 @@ pub async fn add_flow(conn: &Conn, bridge: &str, flow: &str) -> Result<String, C
 /// `add-flows BR FILE`: every flow of FILE in one bundle.
 pub async fn add_flows(conn: &Conn, bridge: &str, file: &str) -> Result<String, CmdError> {
     let text = read_source(file)?;
-    let flows = flow_lines(&text);
-    if flows.is_empty() {
+    if !has_flows(&text) {
         return Ok(String::new());
     }
-    // One string of trimmed flows, one a line, rather than a message per flow (a bundle of
-    // 100 000 flows is 6 MB of text either way, but one string is far cheaper to build, encode
-    // and decode). The daemon numbers the lines as `flows` does, so an error's index maps
-    // back to the file's line and indent.
-    let mut add_flows_text = String::with_capacity(text.len());
-    for f in &flows {
-        add_flows_text.push_str(&f.text);
-        add_flows_text.push('\n');
-    }
-    drop(text);
+    // The file goes as it is, as one string rather than a message per flow (a bundle of
+    // 100 000 flows is 6 MB of text either way, but one string is far cheaper to build,
+    // encode and decode): the daemon skips blank and comment lines and trims as
+    // `flow_lines` does, so an error's index maps back to the file's line and indent.
     let result = conn
         .bundles()
         .commit(v1::BundleRequest {
             bridge: bridge.to_string(),
             mods: Vec::new(),
-            add_flows_text,
+            add_flows_text: text.clone(),
         })
         .await;
     match result {
         Ok(_) => Ok(String::new()),
-        Err(status) => Err(bundle_error(&status, &flows)),
+        Err(status) => Err(bundle_error(&status, &flow_lines(&text))),
     }
 }
 

@@ -57,10 +57,7 @@ pub fn flow_lines(text: &str) -> Vec<FileFlow> {
     text.lines()
         .enumerate()
         .filter_map(|(i, raw)| {
-            let t = raw.trim();
-            if t.is_empty() || t.starts_with('#') {
-                return None;
-            }
+            let t = flow_text(raw)?;
             let lead = raw.len() - raw.trim_start().len();
             Some(FileFlow {
                 line: i + 1,
@@ -69,6 +66,17 @@ pub fn flow_lines(text: &str) -> Vec<FileFlow> {
             })
         })
         .collect()
+}
+
+/// The flow of line `raw`, trimmed; `None` for a blank line or a `#` comment.
+fn flow_text(raw: &str) -> Option<&str> {
+    let t = raw.trim();
+    (!t.is_empty() && !t.starts_with('#')).then_some(t)
+}
+
+/// Whether `text` holds at least one flow line.
+pub fn has_flows(text: &str) -> bool {
+    text.lines().any(|raw| flow_text(raw).is_some())
 }
 
 /// Parses every flow of `text` as a flow-mod of kind `command`; the first error names its line
