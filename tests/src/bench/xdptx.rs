@@ -43,14 +43,15 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use datapath::port::afxdp::xdp::bpf_sys::{
+    insn, sys_bpf, Insn, MapCreateAttr, MapElemAttr, ProgLoadAttr, BPF_MAP_CREATE,
+    BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_PROG_LOAD, BPF_PROG_TYPE_XDP, BPF_PSEUDO_MAP_FD,
+};
+
 use super::frame::{build_frame, FlowAddrs, Probe, ETH_LEN, PAYLOAD_OFFSET};
 use super::sys;
 use super::tx::{wait_until, Share, TxConfig, TxReport};
 
-const BPF_MAP_CREATE: libc::c_long = 0;
-const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
-const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
-const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
 const BPF_LINK_CREATE: libc::c_long = 28;
 const BPF_XDP: u32 = 37;
@@ -58,9 +59,7 @@ const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
 /// The loopback interface's index, the same in every namespace.
 const LOOPBACK_IFINDEX: u32 = 1;
 const BPF_MAP_TYPE_ARRAY: u32 = 2;
-const BPF_PROG_TYPE_XDP: u32 = 6;
 const BPF_F_TEST_XDP_LIVE_FRAMES: u32 = 1 << 1;
-const BPF_PSEUDO_MAP_FD: u8 = 1;
 const FUNC_MAP_LOOKUP_ELEM: i32 = 1;
 const FUNC_KTIME_GET_NS: i32 = 5;
 const FUNC_REDIRECT: i32 = 23;
@@ -77,69 +76,6 @@ const OFF_SEQ: i16 = 50;
 const OFF_TX_NS: i16 = 58;
 /// Bytes the program needs in the frame: headers and the whole probe.
 const NEEDED: i32 = 66;
-
-/// One eBPF instruction (`struct bpf_insn`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-struct Insn {
-    code: u8,
-    /// dst_reg in the low nibble, src_reg in the high nibble.
-    regs: u8,
-    off: i16,
-    imm: i32,
-}
-
-const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn {
-        code,
-        regs: (src << 4) | (dst & 0xf),
-        off,
-        imm,
-    }
-}
-
-/// `bpf_attr` for BPF_MAP_CREATE (prefix).
-#[repr(C)]
-#[derive(Default)]
-struct MapCreateAttr {
-    map_type: u32,
-    key_size: u32,
-    value_size: u32,
-    max_entries: u32,
-    map_flags: u32,
-    inner_map_fd: u32,
-    numa_node: u32,
-    map_name: [u8; 16],
-}
-
-/// `bpf_attr` for BPF_MAP_*_ELEM.
-#[repr(C)]
-#[derive(Default)]
-struct MapElemAttr {
-    map_fd: u32,
-    _pad: u32,
-    key: u64,
-    value: u64,
-    flags: u64,
-}
-
-/// `bpf_attr` for BPF_PROG_LOAD (prefix up to `expected_attach_type`).
-#[repr(C)]
-#[derive(Default)]
-struct ProgLoadAttr {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
-    kern_version: u32,
-    prog_flags: u32,
-    prog_name: [u8; 16],
-    prog_ifindex: u32,
-    expected_attach_type: u32,
-}
 
 /// `bpf_attr` for BPF_PROG_TEST_RUN.
 #[repr(C)]
@@ -171,19 +107,6 @@ struct LinkCreateAttr {
     target_ifindex: u32,
     attach_type: u32,
     flags: u32,
-}
-
-/// Calls `bpf(cmd, attr, size_of(attr))` and returns the resulting non-negative value.
-fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<RawFd> {
-    // SAFETY: `attr` is a valid, exclusively borrowed repr(C) prefix of `union bpf_attr` for
-    // `cmd`, and its exact size is passed, so the kernel reads and writes only inside it. The
-    // pointers inside it were set by the caller to buffers that outlive this call.
-    let ret =
-        unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    RawFd::try_from(ret).map_err(|_| io::Error::other("bpf(2) returned an out-of-range value"))
 }
 
 fn owned(fd: RawFd) -> OwnedFd {

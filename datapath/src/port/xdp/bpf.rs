@@ -16,107 +16,17 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-const BPF_MAP_CREATE: libc::c_long = 0;
-const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
-const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
-const BPF_PROG_LOAD: libc::c_long = 5;
+use super::bpf_sys::{
+    insn, object_name, sys_bpf, MapCreateAttr, MapElemAttr, ProgLoadAttr, BPF_MAP_CREATE,
+    BPF_MAP_DELETE_ELEM, BPF_MAP_UPDATE_ELEM, BPF_PROG_LOAD, BPF_PROG_TYPE_XDP, BPF_PSEUDO_MAP_FD,
+};
+
 const BPF_MAP_TYPE_XSKMAP: u32 = 17;
-const BPF_PROG_TYPE_XDP: u32 = 6;
 const BPF_FUNC_REDIRECT_MAP: i32 = 51;
-const BPF_PSEUDO_MAP_FD: u8 = 1;
 const XDP_PASS: i32 = 2;
 const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
 /// Offset of `rx_queue_index` in `struct xdp_md`.
 const XDP_MD_RX_QUEUE_INDEX: i16 = 16;
-
-/// One eBPF instruction (`struct bpf_insn`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-struct Insn {
-    code: u8,
-    /// dst_reg in the low nibble, src_reg in the high nibble.
-    regs: u8,
-    off: i16,
-    imm: i32,
-}
-
-const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn {
-        code,
-        regs: (src << 4) | (dst & 0xf),
-        off,
-        imm,
-    }
-}
-
-/// `bpf_attr` for BPF_MAP_CREATE (prefix; the kernel accepts a shorter attr if the rest is 0).
-#[repr(C)]
-#[derive(Default)]
-struct MapCreateAttr {
-    map_type: u32,
-    key_size: u32,
-    value_size: u32,
-    max_entries: u32,
-    map_flags: u32,
-    inner_map_fd: u32,
-    numa_node: u32,
-    map_name: [u8; 16],
-}
-
-/// `bpf_attr` for BPF_MAP_*_ELEM.
-#[repr(C)]
-#[derive(Default)]
-struct MapElemAttr {
-    map_fd: u32,
-    _pad: u32,
-    key: u64,
-    value: u64,
-    flags: u64,
-}
-
-/// `bpf_attr` for BPF_PROG_LOAD (prefix up to `expected_attach_type`).
-#[repr(C)]
-#[derive(Default)]
-struct ProgLoadAttr {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
-    kern_version: u32,
-    prog_flags: u32,
-    prog_name: [u8; 16],
-    prog_ifindex: u32,
-    expected_attach_type: u32,
-}
-
-/// Calls `bpf(cmd, attr, size_of(attr))` and returns the resulting non-negative value.
-fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<RawFd> {
-    // SAFETY: `attr` is a valid, exclusively borrowed repr(C) prefix of `union bpf_attr` for
-    // `cmd`, and its exact size is passed, so the kernel reads and writes only inside it. Any
-    // pointers inside it were set by the caller to buffers that outlive this call.
-    let ret =
-        unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    RawFd::try_from(ret).map_err(|_| io::Error::other("bpf(2) returned an out-of-range value"))
-}
-
-/// Copies `name` into a NUL-padded 16-byte object name (truncated to 15 bytes).
-fn object_name(name: &str) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    for (dst, src) in out.iter_mut().take(15).zip(name.bytes()) {
-        *dst = if src.is_ascii_alphanumeric() || src == b'_' {
-            src
-        } else {
-            b'_'
-        };
-    }
-    out
-}
 
 /// An `XSKMAP`: receive queue index -> AF_XDP socket.
 #[derive(Debug)]

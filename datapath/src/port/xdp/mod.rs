@@ -20,6 +20,7 @@
 //! `Drop` frees libbpf's UMEM and socket structs twice, and it never detaches the program.
 
 pub mod bpf;
+pub mod bpf_sys;
 pub mod csum;
 pub mod gso;
 pub mod hook;
