@@ -24,9 +24,11 @@
 //! `poll(2)` on its ports' file descriptors and its wake-up eventfd, for at most
 //! [`IDLE_SLEEP`] (or [`NO_FD_SLEEP`] if a port has no descriptor and must be polled), so an
 //! idle switch costs close to no CPU. The spell is the configured `idle_spin` (default
-//! [`IDLE_SPIN`]). With `pmd_sleep` off the thread never sleeps, as Open vSwitch's PMD threads
-//! by default (on this machine that did not forward more under overload; see
-//! docs/DATAPATH.md).
+//! [`IDLE_SPIN`], long enough to span the gaps between the bursts of traffic at a good part of
+//! the thread's capacity, which a shorter spin slept through and lost frames in). With
+//! `pmd_sleep` off the thread never sleeps, as Open vSwitch's PMD threads by default (that did
+//! not forward more under overload and cost more CPU per packet; docs/DATAPATH.md has both
+//! measurements).
 //!
 //! # Thread safety
 //!
@@ -55,7 +57,7 @@ use crate::upcall::{fresh_decision, upcall, upcall_burst, TokenBucket};
 use crate::{lock, PortCounters, PortEntry, PortMap, Shared, Snapshot, BUSY_LOADING};
 
 /// Default idle time after which the thread sleeps in `poll(2)`.
-pub const IDLE_SPIN: Duration = Duration::from_micros(50);
+pub const IDLE_SPIN: Duration = Duration::from_micros(200);
 /// Empty iterations between two readings of the clock while spinning idle.
 const IDLE_CLOCK_EVERY: u32 = 16;
 /// Longest sleep in `poll(2)`.
