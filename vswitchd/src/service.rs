@@ -433,7 +433,9 @@ impl v1::bundles_server::Bundles for Api {
         // The text's flows are parsed from ranges of one shared string: no string per flow
         // until a flow is parsed (on a worker thread) and kept for the journal.
         let text: Arc<str> = Arc::from(r.add_flows_text);
-        let lines = flow_line_ranges(&text);
+        let lines: Vec<_> = flowtable::syntax::flow_lines(&text)
+            .map(|f| f.flow)
+            .collect();
         let n = r.mods.len() + lines.len();
         let items: Vec<BundleItem> = r
             .mods
@@ -492,22 +494,6 @@ impl v1::bundles_server::Bundles for Api {
 enum BundleItem {
     Mod(v1::FlowMod),
     Line(Arc<str>, std::ops::Range<usize>),
-}
-
-/// The byte ranges of the flows of `text`, one per line, trimmed; blank lines and `#` comment
-/// lines are skipped (the rules of `ofctl add-flows` files).
-fn flow_line_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
-    let mut ranges = Vec::new();
-    let mut offset = 0;
-    for raw in text.split_inclusive('\n') {
-        let start = offset + (raw.len() - raw.trim_start().len());
-        let end = offset + raw.trim_end().len();
-        offset += raw.len();
-        if start < end && text.get(start..end).is_some_and(|t| !t.starts_with('#')) {
-            ranges.push(start..end);
-        }
-    }
-    ranges
 }
 
 #[tonic::async_trait]

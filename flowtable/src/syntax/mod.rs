@@ -5,11 +5,46 @@
 //! problem starts, and say what was expected.
 
 use std::fmt;
+use std::ops::Range;
 
 pub mod actions;
 pub mod flow;
 pub mod matches;
 pub mod value;
+
+/// One flow of a flow file: a line that is neither blank nor a `#` comment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowLine {
+    /// Line number, from 1.
+    pub number: usize,
+    /// Byte offset in the text where the line starts.
+    pub line_start: usize,
+    /// Byte range of the flow in the text: the line, trimmed.
+    pub flow: Range<usize>,
+}
+
+/// The flows of a flow file's `text`, one a line, skipping blank lines and lines whose first
+/// non-blank character is `#`. `ofctl add-flows` and the daemon's `Bundles.Commit`
+/// (`add_flows_text`) both number flows this way, so a failing flow's index names its line.
+pub fn flow_lines(text: &str) -> impl Iterator<Item = FlowLine> + '_ {
+    let mut line_start = 0;
+    text.split_inclusive('\n')
+        .enumerate()
+        .filter_map(move |(i, raw)| {
+            let start = line_start;
+            line_start += raw.len();
+            let lead = raw.len() - raw.trim_start().len();
+            let flow = start + lead..start + raw.trim_end().len();
+            let is_flow = text
+                .get(flow.clone())
+                .is_some_and(|t| !t.is_empty() && !t.starts_with('#'));
+            is_flow.then_some(FlowLine {
+                number: i + 1,
+                line_start: start,
+                flow,
+            })
+        })
+}
 
 /// A flow text that could not be parsed: where, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,3 +76,26 @@ impl fmt::Display for SyntaxError {
 }
 
 impl std::error::Error for SyntaxError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_lines_skip_blanks_and_comments_and_trim() {
+        let text =
+            "# header\r\n\r\n  ip,actions=drop \r\n   \n\t# indented comment\ntcp,actions=output:1";
+        let flows: Vec<(usize, &str, usize)> = flow_lines(text)
+            .map(|f| {
+                let flow = text.get(f.flow.clone()).unwrap_or("?");
+                (f.number, flow, f.flow.start - f.line_start)
+            })
+            .collect();
+        assert_eq!(
+            flows,
+            [(3, "ip,actions=drop", 2), (6, "tcp,actions=output:1", 0)]
+        );
+        assert_eq!(flow_lines("").count(), 0);
+        assert_eq!(flow_lines("\n \n#x\n").count(), 0);
+    }
+}

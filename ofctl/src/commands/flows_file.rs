@@ -6,6 +6,7 @@
 
 use std::io::Read;
 
+use flowtable::syntax;
 use flowtable::syntax::flow::{parse_flow_mod, FlowCommand, FlowMod};
 
 use super::CmdError;
@@ -51,32 +52,23 @@ pub fn read_source(path: &str) -> Result<String, CmdError> {
     }
 }
 
-/// The flows of `text`: blank lines and lines whose first non-blank character is `#` are
-/// skipped.
+/// The flows of `text` ([`flowtable::syntax::flow_lines`]: blank lines and `#` comments are
+/// skipped).
 pub fn flow_lines(text: &str) -> Vec<FileFlow> {
-    text.lines()
-        .enumerate()
-        .filter_map(|(i, raw)| {
-            let t = flow_text(raw)?;
-            let lead = raw.len() - raw.trim_start().len();
-            Some(FileFlow {
-                line: i + 1,
-                indent: raw.get(..lead).map_or(0, |s| s.chars().count()),
-                text: t.to_string(),
-            })
+    syntax::flow_lines(text)
+        .map(|f| FileFlow {
+            line: f.number,
+            indent: text
+                .get(f.line_start..f.flow.start)
+                .map_or(0, |s| s.chars().count()),
+            text: text.get(f.flow).unwrap_or_default().to_string(),
         })
         .collect()
 }
 
-/// The flow of line `raw`, trimmed; `None` for a blank line or a `#` comment.
-fn flow_text(raw: &str) -> Option<&str> {
-    let t = raw.trim();
-    (!t.is_empty() && !t.starts_with('#')).then_some(t)
-}
-
 /// Whether `text` holds at least one flow line.
 pub fn has_flows(text: &str) -> bool {
-    text.lines().any(|raw| flow_text(raw).is_some())
+    syntax::flow_lines(text).next().is_some()
 }
 
 /// Parses every flow of `text` as a flow-mod of kind `command`; the first error names its line
