@@ -4,6 +4,11 @@
 //! packet dropped as a whole (a parse error, a translation that drops, a shed upcall) counts
 //! once; an output copy that cannot be sent (MTU, full ring, a vanished port) counts once per
 //! copy. The names are stable: `ofctl dump-drops` and the metrics show them.
+//!
+//! Most reasons are counted by the PMD threads. A few happen below the datapath, in a port or
+//! in the kernel before the datapath sees the frame (an AF_XDP socket's full rx ring, an
+//! oversized frame): each port keeps those totals itself ([`crate::port::Port::port_drops`]),
+//! and the datapath adds them in when it reports.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -47,11 +52,22 @@ pub enum Drop {
     ControllerRateLimited,
     /// A packet-in that found the controller queue full.
     ControllerQueueFull,
+    /// A received frame longer than the port's MTU that could not be segmented (or longer
+    /// than its receive buffer), dropped by the port before the datapath saw it.
+    RxOversized,
+    /// The kernel found an AF_XDP socket's rx ring full and dropped the frame: the PMD thread
+    /// fell behind its port (the socket's `XDP_STATISTICS`).
+    XskRxRingFull,
+    /// The kernel dropped a frame for an AF_XDP socket for another reason: no free UMEM frame
+    /// in the fill ring, or a frame larger than a UMEM frame (`XDP_STATISTICS`).
+    XskRxDropped,
+    /// Descriptors the kernel found invalid on an AF_XDP socket's rx or tx ring.
+    XskInvalidDesc,
 }
 
 impl Drop {
     /// Every reason, in counter order.
-    pub const ALL: [Drop; 17] = [
+    pub const ALL: [Drop; 21] = [
         Drop::ParseError,
         Drop::TableMiss,
         Drop::NoOutput,
@@ -69,6 +85,10 @@ impl Drop {
         Drop::CtUnsupported,
         Drop::ControllerRateLimited,
         Drop::ControllerQueueFull,
+        Drop::RxOversized,
+        Drop::XskRxRingFull,
+        Drop::XskRxDropped,
+        Drop::XskInvalidDesc,
     ];
 
     /// Number of reasons.
@@ -94,6 +114,10 @@ impl Drop {
             Drop::CtUnsupported => "ct_unsupported",
             Drop::ControllerRateLimited => "controller_rate_limited",
             Drop::ControllerQueueFull => "controller_queue_full",
+            Drop::RxOversized => "rx_oversized",
+            Drop::XskRxRingFull => "xsk_rx_ring_full",
+            Drop::XskRxDropped => "xsk_rx_dropped",
+            Drop::XskInvalidDesc => "xsk_invalid_desc",
         }
     }
 
@@ -158,12 +182,12 @@ impl DropCounters {
         }
     }
 
-    /// Every reason with its count, zero ones included.
-    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+    /// Every reason with its count plus the count in `extra`, zero ones included.
+    pub fn snapshot_with(&self, extra: &LocalDrops) -> Vec<(&'static str, u64)> {
         Drop::ALL
             .iter()
-            .zip(self.0.iter())
-            .map(|(r, c)| (r.name(), c.load(Ordering::Relaxed)))
+            .zip(self.0.iter().zip(extra.0.iter()))
+            .map(|(r, (c, x))| (r.name(), c.load(Ordering::Relaxed).saturating_add(*x)))
             .collect()
     }
 }
@@ -195,9 +219,13 @@ mod tests {
         local.add(Drop::MtuExceeded, 1);
         shared.absorb(&mut local);
         assert!(local.is_zero());
-        let snap = shared.snapshot();
+        let mut extra = LocalDrops::default();
+        extra.add(Drop::MtuExceeded, 4);
+        extra.add(Drop::XskRxRingFull, 5);
+        let snap = shared.snapshot_with(&extra);
         assert_eq!(snap.len(), Drop::COUNT);
-        assert!(snap.contains(&("mtu_exceeded", 3)));
+        assert!(snap.contains(&("mtu_exceeded", 7)));
+        assert!(snap.contains(&("xsk_rx_ring_full", 5)));
         assert!(snap.contains(&("parse_error", 0)));
     }
 }

@@ -28,7 +28,7 @@ use arc_swap::ArcSwap;
 use flowtable::pipeline::RecircIds;
 use flowtable::table::Tables;
 
-use drops::DropCounters;
+use drops::{DropCounters, LocalDrops};
 use port::afxdp::xdp::umem::UmemGroup;
 use upcall::TokenBucket;
 
@@ -306,6 +306,12 @@ impl Datapath {
         s.ports.store(Arc::new(map));
         s.quiesce_ports();
         self.quiesce_manual();
+        // The port's own drop totals go into the datapath's counters, which only ever grow.
+        let mut gone = LocalDrops::default();
+        for (reason, n) in lock(&entry.port).port_drops() {
+            gone.add(reason, n);
+        }
+        s.drops.absorb(&mut gone);
         tracing::info!(bridge = %s.bridge, ofport, port = %entry.name, "port removed");
         drop(entry);
         Ok(())
@@ -377,6 +383,7 @@ impl Datapath {
             .map(|e| {
                 let c = &e.stats;
                 let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+                let below: u64 = lock(&e.port).port_drops().iter().map(|(_, n)| n).sum();
                 PortStats {
                     ofport: e.ofport,
                     name: e.name.clone(),
@@ -384,7 +391,7 @@ impl Datapath {
                     rx_bytes: r(&c.rx_bytes),
                     tx_packets: r(&c.tx_packets),
                     tx_bytes: r(&c.tx_bytes),
-                    rx_dropped: r(&c.rx_dropped),
+                    rx_dropped: r(&c.rx_dropped).saturating_add(below),
                     tx_dropped: r(&c.tx_dropped),
                     rx_errors: r(&c.rx_errors),
                     tx_errors: r(&c.tx_errors),
@@ -433,9 +440,16 @@ impl Datapath {
         revalidate::pass(&self.shared)
     }
 
-    /// Every named drop reason with its count, zero ones included.
+    /// Every named drop reason with its count, zero ones included: the PMD threads' counts
+    /// plus the drops the ports counted below the datapath ([`Port::port_drops`]).
     pub fn drops(&self) -> Vec<(&'static str, u64)> {
-        self.shared.drops.snapshot()
+        let mut below = LocalDrops::default();
+        for e in self.shared.ports.load_full().by_ofport.values() {
+            for (reason, n) in lock(&e.port).port_drops() {
+                below.add(reason, n);
+            }
+        }
+        self.shared.drops.snapshot_with(&below)
     }
 
     /// Cache counters.

@@ -22,7 +22,8 @@ pub struct PortStats {
     pub tx_packets: u64,
     /// Bytes sent.
     pub tx_bytes: u64,
-    /// Received packets dropped by the datapath (any named drop reason).
+    /// Received packets dropped by the datapath (any named drop reason), including those the
+    /// port or the kernel dropped before the datapath saw them (`Port::port_drops`).
     pub rx_dropped: u64,
     /// Packets the port did not take for transmission (ring full, MTU exceeded, port error).
     pub tx_dropped: u64,

@@ -1053,6 +1053,68 @@ fn datapath_copies_between_the_umems_of_two_pmd_threads() {
     dp.shutdown();
 }
 
+/// Frames the kernel drops before the datapath sees them are counted: with no PMD thread
+/// (manual mode) nothing empties port 1's AF_XDP rx ring, so of a burst larger than the ring
+/// the kernel drops the rest. They show as `xsk_*` drop reasons and in the port's
+/// `rx_dropped`, and stay counted after the port is removed.
+#[test]
+fn kernel_drops_below_the_datapath_are_counted() {
+    let _serial = serial();
+    if !prerequisites() {
+        return;
+    }
+    const BURST: u32 = 6000;
+    let t = Topology::new();
+    let dp = shared_umem_bridge(&t, "native", 0);
+    let xsk_drops = |dp: &Datapath| -> u64 {
+        dp.drops()
+            .iter()
+            .filter(|(reason, _)| reason.starts_with("xsk_"))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    assert_eq!(xsk_drops(&dp), 0, "{:?}", dp.drops());
+    // A static neighbour: no ARP exchange, which nothing would answer.
+    run(&[
+        "ip",
+        "-n",
+        &t.a,
+        "neigh",
+        "add",
+        &IP_B.to_string(),
+        "lladdr",
+        "02:00:00:00:00:0b",
+        "dev",
+        &t.na,
+    ]);
+    in_ns(&t.a, || {
+        let tx = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind udp sender");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut sent = 0;
+        while sent < BURST && Instant::now() < deadline {
+            if tx.send_to(&[0u8; 18], (IP_B, 9000)).is_ok() {
+                sent += 1;
+            }
+        }
+        assert_eq!(sent, BURST, "the burst was not sent within 10 s");
+    });
+    eprintln!("drops after the burst: {:?}", dp.drops());
+    // Port 1 holds at most its rx ring's 2048 frames; the kernel dropped the rest.
+    let dropped = xsk_drops(&dp);
+    assert!(
+        (u64::from(BURST) - 2048..=u64::from(BURST)).contains(&dropped),
+        "{dropped} of {BURST} dropped: {:?}",
+        dp.drops()
+    );
+    let port1 = |dp: &Datapath| dp.port_stats().into_iter().find(|p| p.ofport == 1);
+    let rx_dropped = port1(&dp).map_or(0, |p| p.rx_dropped);
+    assert!(rx_dropped >= dropped, "{:?}", dp.port_stats());
+    dp.remove_port(1).expect("remove port 1");
+    assert!(port1(&dp).is_none());
+    assert_eq!(xsk_drops(&dp), dropped, "{:?}", dp.drops());
+    dp.shutdown();
+}
+
 /// A 60-byte Ethernet/IPv4/UDP frame (64 bytes on the wire with the FCS) from A to B.
 fn udp64(src_mac: [u8; 6], dst_mac: [u8; 6], seq: u32) -> Vec<u8> {
     let mut f = Vec::with_capacity(60);

@@ -17,6 +17,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use super::afxdp::xdp::ingress::{Ingress, IngressStats};
 use super::afxdp::xdp::{netdev, options::Options};
 use super::{Port, PortError, PortKind};
+use crate::drops::Drop;
 use crate::packet::Packet;
 
 /// The largest frame read: a maximal IP packet with Ethernet and two VLAN headers.
@@ -31,6 +32,8 @@ pub struct AfpacketPort {
     mac: Option<[u8; 6]>,
     csum_repair: bool,
     ingress: Ingress,
+    /// Frames longer than `buf`, dropped.
+    truncated: u64,
     buf: Vec<u8>,
 }
 
@@ -70,6 +73,7 @@ impl AfpacketPort {
             mac,
             csum_repair,
             ingress: Ingress::new(mtu, csum_repair),
+            truncated: 0,
             buf: vec![0; MAX_FRAME],
         })
     }
@@ -111,6 +115,7 @@ impl Port for AfpacketPort {
                 Ok(Some((len, false))) => {
                     // Longer than the buffer: truncated, so not forwardable.
                     let Some(frame) = self.buf.get(..len) else {
+                        self.truncated += 1;
                         continue;
                     };
                     n += self.ingress.accept(Packet::from_slice(frame), out, limit);
@@ -130,6 +135,11 @@ impl Port for AfpacketPort {
 
     fn poll_fd(&self) -> Option<RawFd> {
         Some(self.fd.as_raw_fd())
+    }
+
+    fn port_drops(&self) -> Vec<(Drop, u64)> {
+        let oversized = self.ingress.stats().oversized_dropped;
+        vec![(Drop::RxOversized, oversized.saturating_add(self.truncated))]
     }
 
     fn mtu(&self) -> usize {

@@ -45,6 +45,7 @@ use self::xdp::options::Options;
 use self::xdp::umem::{Umem, UmemGroup, UmemStats};
 use self::xdp::xsk::{Xsk, XskConfig, XskStats};
 use super::{Port, PortError, PortKind};
+use crate::drops::Drop;
 use crate::packet::Packet;
 
 /// The options an afxdp port accepts.
@@ -304,6 +305,16 @@ impl Port for AfxdpPort {
 
     fn pmd(&self) -> Option<usize> {
         self.xsk.umem().pmd()
+    }
+
+    fn port_drops(&self) -> Vec<(Drop, u64)> {
+        let xsk = self.xsk.stats();
+        vec![
+            (Drop::RxOversized, self.ingress.stats().oversized_dropped),
+            (Drop::XskRxRingFull, xsk.rx_ring_full),
+            (Drop::XskRxDropped, xsk.rx_dropped),
+            (Drop::XskInvalidDesc, xsk.invalid_descs),
+        ]
     }
 
     fn mtu(&self) -> usize {

@@ -15,6 +15,7 @@ pub mod tap;
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
 
+use crate::drops::Drop;
 use crate::packet::Packet;
 
 pub use mem::MemPort;
@@ -42,6 +43,13 @@ pub trait Port: Send + 'static {
     /// port whose socket shares that thread's UMEM); `None`: any.
     fn pmd(&self) -> Option<usize> {
         None
+    }
+    /// Drops that happened in the port or the kernel below it, before the datapath saw the
+    /// frame (an AF_XDP socket's full rx ring, an oversized frame), as running totals since
+    /// the port opened, each under one receive-side reason. The datapath adds them to its own
+    /// counts when it reports, and to the port's `rx_dropped`.
+    fn port_drops(&self) -> Vec<(Drop, u64)> {
+        Vec::new()
     }
 }
 
