@@ -67,12 +67,13 @@ impl RunReport {
     /// One line of `key=value` pairs (for scripts), latency in microseconds.
     pub fn to_line(&self) -> String {
         let mut s = format!(
-            "sent={} refused={} elapsed_s={:.3} offered_pps={:.0} tx_cpu_s={:.3}",
+            "sent={} refused={} elapsed_s={:.3} offered_pps={:.0} tx_cpu_s={:.3} tx_slipped_ms={:.3}",
             self.tx.sent,
             self.tx.refused,
             self.tx.elapsed_ns as f64 / 1e9,
             self.offered_pps(),
-            self.tx.cpu_ns as f64 / 1e9
+            self.tx.cpu_ns as f64 / 1e9,
+            self.tx.slipped_ns as f64 / 1e6
         );
         if let Some(r) = &self.rx {
             let q = |x: f64| r.latency.quantile(x).map_or(-1.0, |v| v as f64 / 1000.0);

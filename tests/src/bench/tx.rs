@@ -106,6 +106,9 @@ pub struct TxReport {
     pub cpu_ns: u64,
     /// `CLOCK_MONOTONIC` when sending stopped.
     pub end_ns: u64,
+    /// Time a paced sender fell behind its schedule and skipped rather than catch up with a
+    /// burst (see [`Pacer`]), in nanoseconds.
+    pub slipped_ns: u64,
 }
 
 impl TxReport {
@@ -118,6 +121,7 @@ impl TxReport {
             elapsed_ns: a.elapsed_ns.max(p.elapsed_ns),
             cpu_ns: a.cpu_ns + p.cpu_ns,
             end_ns: a.end_ns.max(p.end_ns),
+            slipped_ns: a.slipped_ns.max(p.slipped_ns),
         })
     }
 }
@@ -165,14 +169,12 @@ pub fn send(cfg: &TxConfig, share: Share) -> io::Result<TxReport> {
     let mut report = TxReport::default();
     let mut seq: u64 = 0;
     let mut now = start;
+    let mut pacer = Pacer::new(start, rate);
     while now < deadline && seq < count {
         let n = usize::try_from((count - seq).min(batch as u64)).unwrap_or(batch);
-        if let Some(offset) = seq.saturating_mul(1_000_000_000).checked_div(rate) {
-            let due = start.saturating_add(offset);
-            now = wait_until(due.min(deadline));
-            if now >= deadline {
-                break;
-            }
+        now = pacer.wait(seq, deadline);
+        if now >= deadline {
+            break;
         }
         for k in 0..n {
             let i = seq + k as u64;
@@ -196,10 +198,59 @@ pub fn send(cfg: &TxConfig, share: Share) -> io::Result<TxReport> {
     report.end_ns = now;
     report.elapsed_ns = now.saturating_sub(start);
     report.cpu_ns = sys::thread_cpu_ns().saturating_sub(cpu0);
+    report.slipped_ns = pacer.slipped_ns;
     Ok(report)
 }
 
 /// Waits until `due` (monotonic ns) and returns the time then.
+/// How late a paced sender may fall behind its schedule and still catch up (sending the
+/// frames it owes at once, faster than the rate): 200 µs, a burst of at most 200 frames at 1M
+/// frames/s, well inside any switch's receive ring.
+pub const MAX_LAG_NS: u64 = 200_000;
+
+/// Paces a sender at a constant rate: frame `seq` is due `seq / rate` seconds after the
+/// schedule's origin. A sender that falls further behind than [`MAX_LAG_NS`] (descheduled, or
+/// slower than the rate for a while) does not make up for it in a burst at its full speed:
+/// that would test the switch's receive ring against a generator stall rather than its rate
+/// (RFC 2544 offers a constant rate). The schedule moves on to the present instead, and the
+/// time skipped is reported as the run's slip (the frames that were not sent show in the
+/// offered rate).
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    origin: u64,
+    rate: u64,
+    /// Time skipped by moving the schedule, in nanoseconds.
+    pub slipped_ns: u64,
+}
+
+impl Pacer {
+    /// A schedule of `rate` frames a second from `start` (0: no pacing).
+    pub(crate) fn new(start: u64, rate: u64) -> Pacer {
+        Pacer {
+            origin: start,
+            rate,
+            slipped_ns: 0,
+        }
+    }
+
+    /// Waits until frame `seq` is due, or `deadline` if earlier, and returns the time (at once
+    /// when not pacing).
+    pub(crate) fn wait(&mut self, seq: u64, deadline: u64) -> u64 {
+        let Some(offset) = seq.saturating_mul(1_000_000_000).checked_div(self.rate) else {
+            return sys::monotonic_ns();
+        };
+        let due = self.origin.saturating_add(offset);
+        let now = sys::monotonic_ns();
+        if now > due.saturating_add(MAX_LAG_NS) {
+            let late = now - due;
+            self.origin = self.origin.saturating_add(late);
+            self.slipped_ns = self.slipped_ns.saturating_add(late);
+            return now;
+        }
+        wait_until(due.min(deadline))
+    }
+}
+
 pub(crate) fn wait_until(due: u64) -> u64 {
     loop {
         let now = sys::monotonic_ns();
@@ -314,5 +365,41 @@ impl<'a> Batch<'a> {
             };
         }
         Ok(usize::try_from(rc).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sender_far_behind_moves_its_schedule_instead_of_bursting() {
+        let rate = 1_000_000; // a frame a microsecond
+        let mut p = Pacer::new(sys::monotonic_ns().saturating_sub(10_000_000), rate);
+        // Frame 0 was due 10 ms ago: sent at once, the 10 ms skipped.
+        p.wait(0, u64::MAX);
+        assert!(p.slipped_ns >= 10_000_000, "{p:?}");
+        let skipped = p.slipped_ns;
+        // Frame 1000 is then due 1 ms after the new origin, not at once.
+        let t = p.wait(1000, u64::MAX);
+        assert!(t >= p.origin + 1_000_000, "{p:?} at {t}");
+        assert_eq!(p.slipped_ns, skipped);
+    }
+
+    #[test]
+    fn a_sender_on_schedule_waits_and_skips_nothing() {
+        let start = sys::monotonic_ns() + 1_000_000;
+        let mut p = Pacer::new(start, 1000);
+        assert!(p.wait(0, u64::MAX) >= start);
+        assert_eq!(p.slipped_ns, 0);
+        // A deadline before the due time ends the wait at the deadline.
+        let deadline = sys::monotonic_ns() + 1_000_000;
+        let t = p.wait(500, deadline);
+        assert!(t >= deadline && t < start + 500_000_000, "{t}");
+        // Not pacing: never waits.
+        let mut flat = Pacer::new(start, 0);
+        let before = sys::monotonic_ns();
+        assert!(flat.wait(1 << 40, u64::MAX) < before + 100_000_000);
+        assert_eq!(flat.slipped_ns, 0);
     }
 }

@@ -50,7 +50,7 @@ use datapath::port::afxdp::xdp::bpf_sys::{
 
 use super::frame::{build_frame, FlowAddrs, Probe, ETH_LEN, PAYLOAD_OFFSET};
 use super::sys;
-use super::tx::{wait_until, Share, TxConfig, TxReport};
+use super::tx::{Pacer, Share, TxConfig, TxReport};
 
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
 const BPF_LINK_CREATE: libc::c_long = 28;
@@ -363,13 +363,12 @@ pub fn send(cfg: &TxConfig, share: Share) -> io::Result<TxReport> {
     let mut report = TxReport::default();
     let mut seq: u64 = 0;
     let mut now = start;
+    let mut pacer = Pacer::new(start, rate);
     while now < deadline && seq < count {
         let n = (count - seq).min(batch);
-        if let Some(offset) = seq.saturating_mul(1_000_000_000).checked_div(rate) {
-            now = wait_until(start.saturating_add(offset).min(deadline));
-            if now >= deadline {
-                break;
-            }
+        now = pacer.wait(seq, deadline);
+        if now >= deadline {
+            break;
         }
         let mut attr = TestRunAttr {
             prog_fd: fd_u32(&prog)?,
@@ -392,6 +391,7 @@ pub fn send(cfg: &TxConfig, share: Share) -> io::Result<TxReport> {
     report.end_ns = now;
     report.elapsed_ns = now.saturating_sub(start);
     report.cpu_ns = sys::thread_cpu_ns().saturating_sub(cpu0);
+    report.slipped_ns = pacer.slipped_ns;
     Ok(report)
 }
 
