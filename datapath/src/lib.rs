@@ -66,6 +66,10 @@ pub struct DatapathConfig {
     pub pmd_sleep: bool,
     /// How long a PMD thread polls without receiving anything before it sleeps.
     pub idle_spin: Duration,
+    /// Under light load (an iteration that received less than half a batch), how long a PMD
+    /// thread pauses before polling again instead of spinning (zero: never). Needs
+    /// `pmd_sleep`.
+    pub nap: Duration,
 }
 
 impl Default for DatapathConfig {
@@ -80,6 +84,7 @@ impl Default for DatapathConfig {
             upcall_rate_per_port: 20_000,
             pmd_sleep: true,
             idle_spin: pmd::IDLE_SPIN,
+            nap: Duration::ZERO,
         }
     }
 }

@@ -25,7 +25,11 @@
 //! [`IDLE_SLEEP`] (or [`NO_FD_SLEEP`] if a port has no descriptor and must be polled), so an
 //! idle switch costs close to no CPU. The spell is the configured `idle_spin` (default
 //! [`IDLE_SPIN`], long enough to span the gaps between the bursts of traffic at a good part of
-//! the thread's capacity, which a shorter spin slept through and lost frames in). With
+//! the thread's capacity, which a shorter spin slept through and lost frames in). With a
+//! `nap` configured, a thread under light load (an iteration that received less than half a
+//! batch, or nothing during the idle spell) sleeps that long between polls instead of spinning:
+//! the ring fills a little meanwhile, so the thread spends a fraction of a core and sends larger
+//! batches, at the cost of up to a nap (plus the timer's wake-up) of latency. With
 //! `pmd_sleep` off the thread never sleeps, as Open vSwitch's PMD threads by default (that did
 //! not forward more under overload and cost more CPU per packet; docs/DATAPATH.md has both
 //! measurements).
@@ -205,26 +209,42 @@ impl Pmd {
     fn run(&mut self) {
         let cfg = &self.shared.cfg;
         let (sleeps, spin) = (cfg.pmd_sleep, cfg.idle_spin);
+        let nap = if sleeps { cfg.nap } else { Duration::ZERO };
+        let light = (cfg.batch / 2).max(1);
+        if !nap.is_zero() {
+            // Naps are short: ask for timers to fire on time (the default slack is 50 µs).
+            // SAFETY: PR_SET_TIMERSLACK takes a value argument only.
+            unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong) };
+        }
         // Consecutive iterations that received nothing. The idle spell is timed from the
         // IDLE_CLOCK_EVERY-th of them and the clock read once per IDLE_CLOCK_EVERY empty
         // iterations, so an iteration that finds a packet, or a short gap between batches,
-        // never reads it.
+        // never reads it (when napping, an empty iteration costs a nap: every one reads it).
+        let clock_every = if nap.is_zero() { IDLE_CLOCK_EVERY } else { 1 };
         let mut empty = 0u32;
         let mut idle_since = Instant::now();
         while !self.shared.stopping() {
-            if self.iteration() > 0 {
+            let got = self.iteration();
+            if got > 0 {
                 empty = 0;
+                if !nap.is_zero() && got < light {
+                    std::thread::sleep(nap);
+                }
                 continue;
             }
             if !sleeps {
                 continue;
             }
             empty = empty.saturating_add(1);
-            if empty == IDLE_CLOCK_EVERY {
+            if empty == clock_every {
                 idle_since = Instant::now();
-            } else if empty.is_multiple_of(IDLE_CLOCK_EVERY) && idle_since.elapsed() >= spin {
+            } else if empty.is_multiple_of(clock_every) && idle_since.elapsed() >= spin {
                 self.sleep();
                 empty = 0;
+                continue;
+            }
+            if !nap.is_zero() {
+                std::thread::sleep(nap);
             }
         }
     }

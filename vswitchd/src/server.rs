@@ -108,6 +108,8 @@ pub struct DatapathSection {
     pub pmd_sleep: Option<bool>,
     /// Microseconds a PMD thread polls without receiving before it sleeps.
     pub idle_spin_us: Option<u64>,
+    /// Microseconds a lightly loaded PMD thread pauses between polls (0: it spins).
+    pub nap_us: Option<u64>,
 }
 
 impl DatapathSection {
@@ -126,6 +128,7 @@ impl DatapathSection {
             idle_spin: self
                 .idle_spin_us
                 .map_or(d.idle_spin, std::time::Duration::from_micros),
+            nap: self.nap_us.map_or(d.nap, std::time::Duration::from_micros),
         }
     }
 }
