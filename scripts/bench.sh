@@ -7,8 +7,8 @@
 #   scripts/bench.sh --generator-only      # vsbench against trafgen on a bare veth pair
 #   scripts/bench.sh --zero-loss --sizes 64   # also each switch's zero-loss rate (RFC 2544 idea)
 #
-# Options: --duration S (per point), --rounds N, --switches "ours ovs kernel",
-# --scenarios "p2p acl flows10k churn", --sizes "64 512 1500" (frame sizes of the p2p scenario;
+# Options: --duration S (per point), --rounds N, --switches "ours ours-nap ovs kernel",
+# --scenarios "p2p acl flows10k churn paced", --sizes "64 512 1500" (frame sizes of the p2p scenario;
 # the others use 64), --rate PPS (send at this rate instead of flat out), --no-write (do not
 # touch docs/PERFORMANCE.md), --generator-only, --skip-generator (no vsbench-against-trafgen
 # check: quick runs), --tx-mode xdp|socket (how vsbench sends, below; default xdp),
@@ -19,7 +19,14 @@
 # below), --zl-trial S (seconds per search trial, at least 1; default 2), --zl-iters N (paced
 # rates per search; default 8), --zl-budget S (seconds per search; default 60), --zl-tolerance
 # PCT (loss that still counts as none; default 0), --zl-retries N (a paced trial that lost
-# frames is repeated up to N times and passes if a repeat loses none; default 1).
+# frames is repeated up to N times and passes if a repeat loses none; default 1),
+# --paced-rate PPS (the rate of the paced scenario; default 300000), --nap-us N (the nap of
+# ours-nap; default 50).
+#
+# Switches: ours (vswitchd as configured by default), ours-nap (the same with [datapath]
+# nap_us = --nap-us: a lightly loaded PMD thread sleeps between polls instead of spinning; it
+# runs only the paced scenario, since a saturated thread never naps), Open vSwitch (ovs) and
+# the kernel.
 #
 # Topology: namespaces <P>g and <P>s; veth <P>g0 (in <P>g) to <P>a (root namespace) and <P>s0
 # (in <P>s) to <P>b. The switch under test joins <P>a (port 1) and <P>b (port 2). vsbench sends
@@ -33,6 +40,9 @@
 #   flows10k p2p rules, 10 000 flows (distinct source address and ports): cache pressure.
 #   churn    p2p while 1000 flow changes a second are applied (every 100 ms, 50 rules added and
 #            the previous 50 deleted; kernel: an nftables chain flushed and refilled), 1000 flows.
+#   paced    p2p rules, 1000 flows, sent at --paced-rate (whatever --rate says), below every
+#            switch's capacity: what forwarding a given load costs (CPU per packet, latency).
+#            No zero-loss search.
 # CPUs: Open vSwitch pins its PMD thread to the last core by default (core 1 here); ours is
 # given the same core (vswitchd's [datapath] cpus), and the generator's sending thread the first
 # core (vsbench --tx-cpus), so that the switch under test and the generator do not take turns on
@@ -76,8 +86,10 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 DURATION=5
 ROUNDS=2
-SWITCHES="ours ovs kernel"
-SCENARIOS="p2p acl flows10k churn"
+SWITCHES="ours ours-nap ovs kernel"
+SCENARIOS="p2p acl flows10k churn paced"
+PACED_RATE=300000
+NAP_US=50
 SIZES="64 512 1500"
 WRITE=1
 GEN_ONLY=0
@@ -114,7 +126,9 @@ while [ $# -gt 0 ]; do
         --zl-budget) ZL_BUDGET="$2"; shift 2 ;;
         --zl-tolerance) ZL_TOL="$2"; shift 2 ;;
         --zl-retries) ZL_RETRIES="$2"; shift 2 ;;
-        -h|--help) sed -n '2,72p' "$0"; exit 0 ;;
+        --paced-rate) PACED_RATE="$2"; shift 2 ;;
+        --nap-us) NAP_US="$2"; shift 2 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "bench: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -123,6 +137,8 @@ awk -v t="$ZL_TRIAL" 'BEGIN { exit !(t >= 1 && t <= 60) }' || { echo "bench: --z
 [[ "$ZL_ITERS" =~ ^[0-9]+$ ]] && [ "$ZL_ITERS" -le 30 ] || { echo "bench: --zl-iters must be 0..30" >&2; exit 2; }
 [[ "$ZL_BUDGET" =~ ^[0-9]+$ ]] || { echo "bench: --zl-budget is whole seconds" >&2; exit 2; }
 [[ "$ZL_RETRIES" =~ ^[0-5]$ ]] || { echo "bench: --zl-retries must be 0..5" >&2; exit 2; }
+[[ "$PACED_RATE" =~ ^[1-9][0-9]*$ ]] || { echo "bench: --paced-rate is frames per second" >&2; exit 2; }
+[[ "$NAP_US" =~ ^[0-9]+$ ]] && [ "$NAP_US" -le 10000 ] || { echo "bench: --nap-us must be 0..10000" >&2; exit 2; }
 [[ "$TX_THREADS" =~ ^[1-8]$ ]] || { echo "bench: --tx-threads must be 1..8" >&2; exit 2; }
 [[ "$TX_MODE" =~ ^(xdp|socket)$ ]] || { echo "bench: --tx-mode is xdp or socket" >&2; exit 2; }
 [ "$TX_MODE" = socket ] || [ "$TX_THREADS" = 1 ] || { echo "bench: --tx-threads needs --tx-mode socket" >&2; exit 2; }
@@ -312,9 +328,9 @@ write_rules() {
 }
 
 # --- switches -----------------------------------------------------------------------------------
-start_ours() {
+start_ours() { # [nap microseconds]
     rm -rf "$WORK/vs" && mkdir -p "$WORK/vs"
-    { echo "[datapath]"; [ "$PIN" = 0 ] || echo "cpus = [$PMD_CPU]"; } >"$WORK/vs/vswitchd.toml"
+    { echo "[datapath]"; [ "$PIN" = 0 ] || echo "cpus = [$PMD_CPU]"; [ -z "${1:-}" ] || echo "nap_us = $1"; } >"$WORK/vs/vswitchd.toml"
     RUST_LOG=warn "$VSWITCHD" --config "$WORK/vs/vswitchd.toml" --socket "$WORK/vs/sock" \
         --state-dir "$WORK/vs/state" 2>>"$WORK/vswitchd.log" &
     VS_PID=$!
@@ -394,13 +410,14 @@ start_switch_retry() { # name round
 start_switch() { # name
     case "$1" in
         ours) start_ours ;;
+        ours-nap) start_ours "$NAP_US" ;;
         ovs) start_ovs ;;
         kernel) start_kernel ;;
     esac
 }
 stop_switch() {
     case "$1" in
-        ours) stop_ours ;;
+        ours|ours-nap) stop_ours ;;
         ovs) stop_ovs ;;
         kernel) stop_kernel ;;
     esac
@@ -409,7 +426,7 @@ load_rules() { # switch scenario
     local file="$WORK/p2p.flows"
     [ "$2" = acl ] && file="$WORK/acl.flows"
     case "$1" in
-        ours) ours_flows "$file" ;;
+        ours|ours-nap) ours_flows "$file" ;;
         ovs) ovs_flows "$file" ;;
         kernel) if [ "$2" = acl ]; then kernel_rules acl; else kernel_rules none; fi ;;
     esac
@@ -510,7 +527,8 @@ profile_summary() { # switch
 
 # One measurement. Appends a row to $RESULTS.
 point() { # round switch scenario size flows
-    local round="$1" sw="$2" scen="$3" size="$4" flows="$5" line t0 t1 s0 s1 d0 d1 churned=0 churn_s
+    local round="$1" sw="$2" scen="$3" size="$4" flows="$5" line t0 t1 s0 s1 d0 d1 churned=0 churn_s rate="$RATE"
+    [ "$scen" = paced ] && rate="$PACED_RATE"
     [ "$scen" = churn ] && { echo 0 >"$WORK/churn"; churn_s=$(awk -v d="$DURATION" 'BEGIN { printf "%d", d + 1.999 }'); churn_loop "$sw" "$churn_s" & CHURN_PID=$!; }
     PROFILE_PID=""
     if [ "$PROFILE" = 1 ] && [ "$round" = 1 ] && [ "$scen" = p2p ] && [ "$size" = 64 ] && [ -n "$SWITCH_PID" ]; then
@@ -519,7 +537,7 @@ point() { # round switch scenario size flows
         PROFILE_PID=$!
     fi
     d0=$(veth_drops); t0=$(proc_ticks "$SWITCH_PID"); s0=$(softirq_ticks)
-    line=$(vsbench_run "$size" "$flows" "$RATE" "$DURATION")
+    line=$(vsbench_run "$size" "$flows" "$rate" "$DURATION")
     [ -z "$PROFILE_PID" ] || wait "$PROFILE_PID" 2>/dev/null || true
     t1=$(proc_ticks "$SWITCH_PID"); s1=$(softirq_ticks); d1=$(veth_drops)
     if [ "$scen" = churn ]; then
@@ -544,6 +562,7 @@ scenario_points() { # function round switch scenario
         acl) "$fn" "$1" "$2" acl 64 1000 ;;
         flows10k) "$fn" "$1" "$2" flows10k 64 10000 ;;
         churn) "$fn" "$1" "$2" churn 64 1000 ;;
+        paced) [ "$fn" != point ] || "$fn" "$1" "$2" paced 64 1000 ;;
     esac
 }
 
@@ -667,6 +686,8 @@ if [ "$GEN_ONLY" = 0 ]; then
                 continue
             fi
             for scen in $SCENARIOS; do
+                # A saturated PMD thread never naps: ours-nap differs from ours only when paced.
+                [ "$sw" != ours-nap ] || [ "$scen" = paced ] || continue
                 if load_rules "$sw" "$scen" 2>>"$WORK/$sw.err"; then
                     scenario_points point "$round" "$sw" "$scen"
                     [ "$ZERO_LOSS" = 0 ] || scenario_points zero_loss_search "$round" "$sw" "$scen"
@@ -690,7 +711,7 @@ TABLE="$WORK/table.md"
 {
     echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — $(nproc) cores, kernel $(uname -r), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')"
     echo
-    echo "\`scripts/bench.sh --duration $DURATION --rounds $ROUNDS$([ "$RATE" = 0 ] || echo " --rate $RATE")$([ "$ZERO_LOSS" = 0 ] || echo " --zero-loss --zl-trial $ZL_TRIAL --zl-iters $ZL_ITERS --zl-tolerance $ZL_TOL --zl-retries $ZL_RETRIES")$([ "$TX_THREADS" = 1 ] || echo " --tx-threads $TX_THREADS") --tx-mode $TX_MODE$([ "$PIN" = 1 ] || echo " --no-pin")$([ "$PROFILE" = 0 ] || echo " --profile") --scenarios \"$SCENARIOS\" --sizes \"$SIZES\"\` (switches: $SWITCHES; $([ "$RATE" = 0 ] && echo "flat out, generator mode $TX_MODE" || echo "at $RATE frames/s")), $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }' | head -1)."
+    echo "\`scripts/bench.sh --duration $DURATION --rounds $ROUNDS$([ "$RATE" = 0 ] || echo " --rate $RATE")$([ "$ZERO_LOSS" = 0 ] || echo " --zero-loss --zl-trial $ZL_TRIAL --zl-iters $ZL_ITERS --zl-tolerance $ZL_TOL --zl-retries $ZL_RETRIES")$([ "$TX_THREADS" = 1 ] || echo " --tx-threads $TX_THREADS") --tx-mode $TX_MODE$([ "$PIN" = 1 ] || echo " --no-pin")$([ "$PROFILE" = 0 ] || echo " --profile")$(grep -qw paced <<<"$SCENARIOS" && echo " --paced-rate $PACED_RATE")$(grep -qw ours-nap <<<"$SWITCHES" && echo " --nap-us $NAP_US") --scenarios \"$SCENARIOS\" --sizes \"$SIZES\"\` (switches: $SWITCHES; $([ "$RATE" = 0 ] && echo "flat out, generator mode $TX_MODE" || echo "at $RATE frames/s")), $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }' | head -1)."
     echo "Load average before/after: $LOAD0 / $LOAD1 (the machine is shared: figures are noisy)."
     echo
     if [ -s "$WORK/generator.tsv" ]; then
@@ -721,26 +742,27 @@ TABLE="$WORK/table.md"
             cpu[k, sw] += $6; sirq[k, sw] += $7; pk[k, sw] += fwd; ch[k, sw] += $8
         }
         END {
-            order["p2p"] = 1; order["acl"] = 2; order["flows10k"] = 3; order["churn"] = 4
+            order["p2p"] = 1; order["acl"] = 2; order["flows10k"] = 3; order["churn"] = 4; order["paced"] = 5
             for (k in keys) {
                 split(k, f, SUBSEP)
-                for (si = 1; si <= 3; si++) {
-                    sw = (si == 1 ? "ours" : si == 2 ? "ovs" : "kernel")
+                for (si = 1; si <= 4; si++) {
+                    sw = (si == 1 ? "ours" : si == 2 ? "ours-nap" : si == 3 ? "ovs" : "kernel")
                     if (!n[k, sw]) continue
                     c = n[k, sw]
                     cpp = (pk[k, sw] > 0 ? cpu[k, sw] / pk[k, sw] * 1e9 : 0)
                     spp = (pk[k, sw] > 0 ? sirq[k, sw] / pk[k, sw] * 1e9 : 0)
                     r1 = r2 = r3 = "–"
-                    if (sw == "ours" && n[k, "ovs"] && dp[k, "ovs"] > 0) r1 = sprintf("%.2fx", dp[k, sw] / dp[k, "ovs"])
-                    if (sw == "ours" && n[k, "kernel"] && dp[k, "kernel"] > 0) r2 = sprintf("%.2fx", dp[k, sw] / dp[k, "kernel"])
-                    if (sw == "ours" && n[k, "ovs"] && pk[k, "ovs"] > 0 && cpp > 0) r3 = sprintf("%.2fx", cpp / (cpu[k, "ovs"] / pk[k, "ovs"] * 1e9))
-                    name = f[1] (f[1] == "churn" ? sprintf(" (%.0f changes/s)", ch[k, sw] / c) : "")
+                    mine = (sw == "ours" || sw == "ours-nap")
+                    if (mine && n[k, "ovs"] && dp[k, "ovs"] > 0) r1 = sprintf("%.2fx", dp[k, sw] / dp[k, "ovs"])
+                    if (mine && n[k, "kernel"] && dp[k, "kernel"] > 0) r2 = sprintf("%.2fx", dp[k, sw] / dp[k, "kernel"])
+                    if (mine && n[k, "ovs"] && pk[k, "ovs"] > 0 && cpp > 0) r3 = sprintf("%.2fx", cpp / (cpu[k, "ovs"] / pk[k, "ovs"] * 1e9))
+                    name = f[1] (f[1] == "churn" ? sprintf(" (%.0f changes/s)", ch[k, sw] / c) : f[1] == "paced" ? sprintf(" at %.0fk/s", pr / 1000) : "")
                     printf "%d %05d %s | %s | %dB | %d | %s | %.0f | %.0f | %.2f%% (%.2f%%) | %.0f / %.0f | %s | %.0f | %s | %s | %s |\n",
                         order[f[1]], f[2], si, name, f[2], f[3], sw, off[k, sw] / c, dp[k, sw] / c, loss[k, sw] / c,
                         (st[k, sw] > 0 ? 100 * vd[k, sw] / st[k, sw] : 0), p50[k, sw] / c, p99[k, sw] / c, (sw == "kernel" ? "–" : sprintf("%.0f", cpp)), spp, r1, r2, r3
                 }
             }
-        }' "$RESULTS" | sort -k1,1n -k2,2n -k3,3n | cut -d' ' -f4-
+        }' pr="$PACED_RATE" "$RESULTS" | sort -k1,1n -k2,2n -k3,3n | cut -d' ' -f4-
         echo
     fi
     if [ -s "$WORK/zeroloss.tsv" ]; then
