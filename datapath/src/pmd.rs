@@ -25,7 +25,11 @@
 //! [`IDLE_SLEEP`] (or [`NO_FD_SLEEP`] if a port has no descriptor and must be polled), so an
 //! idle switch costs close to no CPU. The spell is the configured `idle_spin` (default
 //! [`IDLE_SPIN`], long enough to span the gaps between the bursts of traffic at a good part of
-//! the thread's capacity, which a shorter spin slept through and lost frames in). With a
+//! the thread's capacity, which a shorter spin slept through and lost frames in); while the
+//! thread is loaded (at least 1000 packets in the last 10 ms) the spell is at least
+//! [`LOADED_SPIN`] (2 ms), so that a short gap in heavy traffic does not put it to sleep: on a
+//! virtual machine the wake-up of a halted CPU can take milliseconds, and the ring overflows
+//! meanwhile. With a
 //! `nap` configured, a thread under light load (an iteration that received less than half a
 //! batch, or nothing during the idle spell) sleeps that long between polls instead of spinning:
 //! the ring fills a little meanwhile, so the thread spends a fraction of a core and sends larger
@@ -62,6 +66,16 @@ use crate::{lock, PortCounters, PortEntry, PortMap, Shared, Snapshot, BUSY_LOADI
 
 /// Default idle time after which the thread sleeps in `poll(2)`.
 pub const IDLE_SPIN: Duration = Duration::from_micros(200);
+/// The idle time before sleeping while the thread is loaded (see [`LOADED_PACKETS`]): a gap in
+/// heavy traffic (a sender descheduled for a moment) is not worth the wake-up that follows a
+/// sleep, which on a virtual machine whose idle CPU halts can take milliseconds, during which
+/// the receive ring overflows.
+pub const LOADED_SPIN: Duration = Duration::from_millis(2);
+/// Window over which the thread's load is measured.
+const LOAD_WINDOW: Duration = Duration::from_millis(10);
+/// Packets received in a [`LOAD_WINDOW`] from which the thread counts as loaded (100k packets
+/// a second).
+const LOADED_PACKETS: u64 = 1000;
 /// Empty iterations between two readings of the clock while spinning idle.
 const IDLE_CLOCK_EVERY: u32 = 16;
 /// Longest sleep in `poll(2)`.
@@ -221,12 +235,17 @@ impl Pmd {
         // iterations, so an iteration that finds a packet, or a short gap between batches,
         // never reads it (when napping, an empty iteration costs a nap: every one reads it).
         let clock_every = if nap.is_zero() { IDLE_CLOCK_EVERY } else { 1 };
+        let loaded_spin = spin.max(LOADED_SPIN);
         let mut empty = 0u32;
         let mut idle_since = Instant::now();
+        let mut load = Load::new(idle_since);
         while !self.shared.stopping() {
             let got = self.iteration();
             if got > 0 {
                 empty = 0;
+                if sleeps {
+                    load.count(got);
+                }
                 if !nap.is_zero() && got < light {
                     std::thread::sleep(nap);
                 }
@@ -238,10 +257,14 @@ impl Pmd {
             empty = empty.saturating_add(1);
             if empty == clock_every {
                 idle_since = Instant::now();
-            } else if empty.is_multiple_of(clock_every) && idle_since.elapsed() >= spin {
-                self.sleep();
-                empty = 0;
-                continue;
+            } else if empty.is_multiple_of(clock_every) {
+                let now = Instant::now();
+                let limit = if load.loaded(now) { loaded_spin } else { spin };
+                if now.duration_since(idle_since) >= limit {
+                    self.sleep();
+                    empty = 0;
+                    continue;
+                }
             }
             if !nap.is_zero() {
                 std::thread::sleep(nap);
@@ -542,6 +565,60 @@ impl Pmd {
     }
 }
 
+/// The packets a thread received in the current and the last complete [`LOAD_WINDOW`].
+#[derive(Debug)]
+struct Load {
+    window_start: Instant,
+    current: u64,
+    last: u64,
+    /// Batches counted since the clock was last read.
+    unclocked: u32,
+}
+
+impl Load {
+    fn new(now: Instant) -> Load {
+        Load {
+            window_start: now,
+            current: 0,
+            last: 0,
+            unclocked: 0,
+        }
+    }
+
+    /// Counts `n` received packets. The clock is read once every [`IDLE_CLOCK_EVERY`] batches
+    /// to close the window, so under load a window lasts a little longer than `LOAD_WINDOW`.
+    fn count(&mut self, n: usize) {
+        self.current = self.current.saturating_add(n as u64);
+        self.unclocked += 1;
+        if self.unclocked >= IDLE_CLOCK_EVERY {
+            self.unclocked = 0;
+            self.roll(Instant::now());
+        }
+    }
+
+    /// Closes the current window if it is over.
+    fn roll(&mut self, now: Instant) {
+        let age = now.duration_since(self.window_start);
+        if age >= LOAD_WINDOW {
+            // A window closed long after its end says nothing about the recent past.
+            self.last = if age < 2 * LOAD_WINDOW {
+                self.current
+            } else {
+                0
+            };
+            self.current = 0;
+            self.window_start = now;
+        }
+    }
+
+    /// Whether the thread received at least [`LOADED_PACKETS`] in the last complete window, or
+    /// in the current one so far.
+    fn loaded(&mut self, now: Instant) -> bool {
+        self.roll(now);
+        self.last.max(self.current) >= LOADED_PACKETS
+    }
+}
+
 /// Credits a run of `n` packets and `b` bytes of one decision.
 fn credit(d: &Decision, flow: Option<&Megaflow>, n: u64, b: u64, now: u64) {
     if let Some(f) = flow {
@@ -620,5 +697,29 @@ impl Env for PmdEnv<'_> {
         if !reason.is_tx() {
             self.rx_dropped += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_is_the_last_complete_window_or_the_current_one() {
+        let ms = Duration::from_millis;
+        let t0 = Instant::now();
+        let mut load = Load::new(t0);
+        load.current = LOADED_PACKETS - 1;
+        assert!(!load.loaded(t0 + ms(1)));
+        load.current = LOADED_PACKETS;
+        assert!(load.loaded(t0 + ms(2)), "the current window counts");
+        // The window closes: its count becomes the last window's.
+        assert!(load.loaded(t0 + ms(11)));
+        assert_eq!((load.last, load.current), (LOADED_PACKETS, 0));
+        // A window without packets: no longer loaded.
+        assert!(!load.loaded(t0 + ms(22)));
+        // A window closed long after its end says nothing about the present.
+        load.current = 50 * LOADED_PACKETS;
+        assert!(!load.loaded(t0 + ms(60)));
     }
 }
