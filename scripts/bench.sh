@@ -71,8 +71,8 @@
 # machine's scheduler does not decide the figure (both switches get the same rule). The search starts with a flat-out trial: if
 # that loses nothing, the switch kept up with everything the generator could send, and the
 # figure is the generator's ceiling, a lower bound (marked ">=" in the table). Otherwise it
-# bisects between 0 (passes) and the flat-out rate (fails), first probing just below the rate
-# the switch forwarded flat out, for at most --zl-iters paced trials, --zl-budget seconds, or
+# bisects between 0 (passes) and 1.05 times the rate the switch forwarded flat out (or the
+# flat-out offered rate if lower; taken to fail), first probing just below the forwarded rate, for at most --zl-iters paced trials, --zl-budget seconds, or
 # until the bracket is narrower than 1% (1000 frames/s at least). A paced trial that the
 # generator could not keep up with (offered < 97% of the target) and that lost nothing ends the
 # search at the generator's ceiling (">=") if the target was within 10% of the flat-out rate;
@@ -601,7 +601,9 @@ zero_loss_search() { # round switch scenario size flows
     if [ "$line" != failed ] && zl_pass "$line"; then
         lo=$off; bound=gen
     else
-        hi=$off
+        # A switch does not sustain much more without loss than it forwarded flat out, at 100%
+        # of its core: the search stays below 1.05 times that (the offered rate if lower).
+        hi=$(awk -v o="$off" -v d="$(field "$line" delivered_pps)" 'BEGIN { h = (d + 0) * 1.05; if (h > o + 0 || h < 1000) h = o + 0; printf "%d", h }')
         # First probe just under what the switch forwarded flat out: the zero-loss rate is rarely
         # above it, and often close.
         guess=$(awk -v d="$(field "$line" delivered_pps)" 'BEGIN { printf "%d", (d + 0) * 0.95 }')
