@@ -25,17 +25,19 @@
 //! [`IDLE_SLEEP`] (or [`NO_FD_SLEEP`] if a port has no descriptor and must be polled), so an
 //! idle switch costs close to no CPU. The spell is the configured `idle_spin` (default
 //! [`IDLE_SPIN`], long enough to span the gaps between the bursts of traffic at a good part of
-//! the thread's capacity, which a shorter spin slept through and lost frames in); while the
+//! the thread's capacity, which a shorter spin slept through and lost frames in). While the
 //! thread is loaded (at least 1000 packets in the last 10 ms) the spell is at least
 //! [`LOADED_SPIN`] (2 ms), so that a short gap in heavy traffic does not put it to sleep: on a
 //! virtual machine the wake-up of a halted CPU can take milliseconds, and the ring overflows
-//! meanwhile. With a
-//! `nap` configured, a thread under light load (an iteration that received less than half a
-//! batch, or nothing during the idle spell) sleeps that long between polls instead of spinning:
-//! the ring fills a little meanwhile, so the thread spends a fraction of a core and sends larger
-//! batches, at the cost of up to a nap (plus the timer's wake-up) of latency. With
-//! `pmd_sleep` off the thread never sleeps, as Open vSwitch's PMD threads by default (that did
-//! not forward more under overload and cost more CPU per packet; docs/DATAPATH.md has both
+//! meanwhile.
+//!
+//! With a `nap` configured, a thread under light load (an iteration that received less than
+//! half a batch, or nothing during the idle spell) sleeps that long between polls instead of
+//! spinning: the ring fills a little meanwhile, so the thread spends a fraction of a core and
+//! sends larger batches, at the cost of up to a nap (plus the timer's wake-up) of latency.
+//!
+//! With `pmd_sleep` off the thread never sleeps, as Open vSwitch's PMD threads by default (that
+//! did not forward more under overload and cost more CPU per packet; docs/DATAPATH.md has both
 //! measurements).
 //!
 //! # Thread safety
