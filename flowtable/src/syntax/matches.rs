@@ -128,12 +128,22 @@ impl<'a> MatchParser<'a> {
             // Open vSwitch's "Ethernet packet type" selector: every packet here is Ethernet.
             return Ok(());
         }
-        let Some(field) = Field::from_name(item.name) else {
+        // A match names fields by their names and aliases; the NXM/OXM names are for actions
+        // (`move`, `load`), and Open vSwitch refuses them here.
+        let Some(field) = Field::from_name(item.name).filter(|f| !f.def().nxm.contains(&item.name))
+        else {
             return Err(SyntaxError::at(
                 text,
                 item.name_start,
                 format!("unknown field or keyword \"{}\"", item.name),
             ));
+        };
+        // `in_port_oxm` is OpenFlow 1.1's 32-bit view of `in_port`: as a match it is `in_port`
+        // (the same value, and the same 16-bit mask that `in_port=` gives).
+        let field = if field == Field::InPortOxm {
+            Field::InPort
+        } else {
+            field
         };
         let Some((vs, ve)) = item.value else {
             return Err(SyntaxError::at(
@@ -428,6 +438,21 @@ mod tests {
             Ok(m) => format_match(&m),
             Err(e) => format!("error: {e}"),
         }
+    }
+
+    #[test]
+    fn in_port_oxm_is_in_port_and_nxm_names_are_not_match_fields() {
+        // Found by fuzzing: the 32-bit `in_port_oxm` gave a wider mask than `in_port`, so its
+        // canonical text (`in_port=6`) parsed to another match.
+        let parse = |s: &str| parse_match(s, 0, s.len()).map_err(|e| e.to_string());
+        assert_eq!(parse("in_port_oxm=6"), parse("in_port=6"));
+        assert_eq!(round("in_port_oxm=4294967294"), "in_port=LOCAL");
+        // As `ovs-ofctl`: NXM/OXM names belong to actions, not to matches.
+        assert_eq!(
+            round("NXM_NX_REG0=5"),
+            "error: column 1: unknown field or keyword \"NXM_NX_REG0\""
+        );
+        assert!(round("OXM_OF_IN_PORT=6").starts_with("error: column 1: unknown field"));
     }
 
     #[test]
