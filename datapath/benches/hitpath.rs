@@ -136,6 +136,22 @@ impl Rig {
         rig
     }
 
+    /// Runs `iters` batches and returns the CPU time they took. The input queue is refilled
+    /// (and the output drained) outside the timed part; the time is the thread's CPU time, so
+    /// that other processes on this shared machine do not inflate it.
+    fn run_batches(&self, iters: u64) -> std::time::Duration {
+        let mut total = std::time::Duration::ZERO;
+        for _ in 0..iters {
+            self.output.take_sent();
+            self.fill();
+            let t = thread_cpu();
+            let n = self.dp.run_once();
+            total += thread_cpu().saturating_sub(t);
+            assert_eq!(n, BATCH);
+        }
+        total
+    }
+
     /// Queues one batch, continuing the round over the flows where the last batch stopped.
     fn fill(&self) {
         let start = self.next.get();
@@ -168,23 +184,7 @@ fn hit_path(c: &mut Criterion) {
         for emc in [true, false] {
             let rig = Rig::new(masks, emc);
             let name = format!("{}_masks_{}", masks, if emc { "emc" } else { "megaflow" });
-            // The input queue is refilled (and the output drained) outside the timed part. The
-            // time is the thread's CPU time, so that other processes on this shared machine do
-            // not inflate it.
-            g.bench_function(name, |b| {
-                b.iter_custom(|iters| {
-                    let mut total = std::time::Duration::ZERO;
-                    for _ in 0..iters {
-                        rig.output.take_sent();
-                        rig.fill();
-                        let t = thread_cpu();
-                        let n = rig.dp.run_once();
-                        total += thread_cpu().saturating_sub(t);
-                        assert_eq!(n, BATCH);
-                    }
-                    total
-                })
-            });
+            g.bench_function(name, |b| b.iter_custom(|iters| rig.run_batches(iters)));
             let st = rig.dp.cache_stats();
             assert_eq!(st.megaflows as usize, masks, "{st:?}");
         }
@@ -192,18 +192,7 @@ fn hit_path(c: &mut Criterion) {
     // More flows than exact-match entries (8192): the cost of the EMC's misses.
     let rig = Rig::with(many_flows(20_000), true);
     g.bench_function("20000_flows_emc", |b| {
-        b.iter_custom(|iters| {
-            let mut total = std::time::Duration::ZERO;
-            for _ in 0..iters {
-                rig.output.take_sent();
-                rig.fill();
-                let t = thread_cpu();
-                let n = rig.dp.run_once();
-                total += thread_cpu().saturating_sub(t);
-                assert_eq!(n, BATCH);
-            }
-            total
-        })
+        b.iter_custom(|iters| rig.run_batches(iters))
     });
     assert_eq!(rig.dp.cache_stats().megaflows, 1);
     g.finish();
