@@ -251,7 +251,7 @@ impl Pacer {
     }
 }
 
-pub(crate) fn wait_until(due: u64) -> u64 {
+fn wait_until(due: u64) -> u64 {
     loop {
         let now = sys::monotonic_ns();
         if now >= due {
