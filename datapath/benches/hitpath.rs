@@ -88,6 +88,22 @@ fn many_flows(flows: u32) -> (Vec<String>, Vec<Vec<u8>>) {
     (rules, frames)
 }
 
+/// An ACL's shape: `flows` rules that drop UDP to ports 4000.., which no frame matches, above
+/// one rule that outputs; one frame per UDP port 5000..: the drop rules make `tp_dst` part of
+/// every megaflow, so each frame has its own megaflow, and all of them credit the output rule.
+/// Every packet of a batch hits a megaflow of its own, so what is paid once per megaflow and
+/// batch (version check, crediting) is paid per packet, as in the end-to-end ACL scenario.
+fn many_megaflows(flows: u16) -> (Vec<String>, Vec<Vec<u8>>) {
+    let rules = (0..flows)
+        .map(|i| format!("priority=20,udp,tp_dst={},actions=drop", 4000 + i))
+        .chain(std::iter::once("priority=10,actions=output:2".to_string()))
+        .collect();
+    let frames = (0..flows)
+        .map(|i| udp4(0x0a01_0001, 0x0a02_0001, 1000, 5000 + i, 64))
+        .collect();
+    (rules, frames)
+}
+
 impl Rig {
     fn new(masks: usize, emc: bool) -> Rig {
         Rig::with(workload(masks), emc)
@@ -195,6 +211,12 @@ fn hit_path(c: &mut Criterion) {
         b.iter_custom(|iters| rig.run_batches(iters))
     });
     assert_eq!(rig.dp.cache_stats().megaflows, 1);
+    // A megaflow per packet of a batch.
+    let rig = Rig::with(many_megaflows(1000), true);
+    g.bench_function("1000_megaflows_emc", |b| {
+        b.iter_custom(|iters| rig.run_batches(iters))
+    });
+    assert_eq!(rig.dp.cache_stats().megaflows, 1000);
     g.finish();
 }
 

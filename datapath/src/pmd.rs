@@ -52,6 +52,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flowtable::extract::extract_into;
+use flowtable::table::FlowRule;
 use flowtable::wire::Layer;
 use flowtable::FlowKey;
 
@@ -118,20 +119,25 @@ struct BatchFlow {
     bytes: u64,
 }
 
-/// Index of `flow`'s entry in the batch's flow table, adding it (after the version check)
-/// if it is new; `None` when the megaflow's new translation no longer covers it.
+/// Index of `flow`'s entry in the flow table of batch number `batch`, adding it (after the
+/// version check) if it is new; `None` when the megaflow's new translation no longer covers it.
 fn batch_index(
     flows: &mut Vec<BatchFlow>,
+    batch: u64,
     shared: &Shared,
     snap: &Snapshot,
     flow: &Arc<Megaflow>,
 ) -> Option<usize> {
-    // Most batches hold one or a few flows: a backward linear scan finds the usual one first.
-    if let Some(i) = flows
-        .iter()
-        .rposition(|b| b.flow.as_ref().is_some_and(|f| Arc::ptr_eq(f, flow)))
-    {
-        return Some(i);
+    // The megaflow remembers its index in this batch (one lookup, however many flows the
+    // batch holds); the index is checked, so a stale one could only cost a second entry.
+    if let Some(i) = flow.batch_slot(batch) {
+        if flows
+            .get(i)
+            .and_then(|b| b.flow.as_ref())
+            .is_some_and(|f| Arc::ptr_eq(f, flow))
+        {
+            return Some(i);
+        }
     }
     let decision = fresh_decision(shared, snap, flow)?;
     flows.push(BatchFlow {
@@ -140,6 +146,7 @@ fn batch_index(
         packets: 0,
         bytes: 0,
     });
+    flow.set_batch_slot(batch, flows.len() - 1);
     Some(flows.len() - 1)
 }
 
@@ -157,10 +164,14 @@ pub(crate) struct Pmd {
     pkts: Vec<Packet>,
     keys: Vec<FlowKey>,
     verdicts: Vec<Verdict>,
+    /// The EMC hash of each key of the batch, `None` for a packet that failed to parse.
+    hashes: Vec<Option<u64>>,
     flows: Vec<BatchFlow>,
     /// Lengths of the packets being sent (kept for its allocation).
     tx_lens: Vec<usize>,
     last_sweep: Instant,
+    /// Number of the batch being processed (from 1), for [`Megaflow::batch_slot`].
+    batch: u64,
 }
 
 /// Runs PMD thread `id` until the datapath stops.
@@ -215,9 +226,11 @@ impl Pmd {
             pkts: Vec::with_capacity(batch),
             keys: Vec::with_capacity(batch),
             verdicts: Vec::with_capacity(batch),
+            hashes: Vec::with_capacity(batch),
             flows: Vec::with_capacity(batch),
             tx_lens: Vec::with_capacity(batch),
             last_sweep: Instant::now(),
+            batch: 0,
             shared,
         }
     }
@@ -341,10 +354,15 @@ impl Pmd {
         keys.clear();
         verdicts.clear();
         flows.clear();
+        self.batch += 1;
         let mut rx_dropped = 0u64;
         // 1-2: keys (extracted in place, into keys zeroed by `resize` after the `clear` above:
         // a key is 256 bytes) and cache lookups.
+        // The whole batch is extracted and hashed before any lookup, the EMC slots of each key
+        // prefetched on the way, so the lookups do not wait for memory one after another.
         keys.resize(pkts.len(), FlowKey::zero());
+        let mut hashes = std::mem::take(&mut self.hashes);
+        hashes.clear();
         for (p, key) in pkts.iter().zip(keys.iter_mut()) {
             key.in_port = entry.ofport;
             let ok = match extract_into(p.data(), key) {
@@ -352,15 +370,30 @@ impl Pmd {
                 // Past the Ethernet header a partial key is what Open vSwitch forwards on.
                 Err(e) => e.layer() != Layer::Ethernet,
             };
-            let verdict = if !ok {
-                self.drops.add(Drop::ParseError, 1);
-                rx_dropped += 1;
-                Verdict::Dropped
+            if ok {
+                let hash = if self.emc.enabled() {
+                    Emc::hash(key)
+                } else {
+                    0
+                };
+                self.emc.prefetch(hash);
+                hashes.push(Some(hash));
             } else {
-                self.lookup(&shared, snap, key, &mut flows)
+                hashes.push(None);
+            }
+        }
+        for (key, hash) in keys.iter().zip(hashes.iter()) {
+            let verdict = match *hash {
+                Some(hash) => self.lookup(&shared, snap, key, hash, &mut flows),
+                None => {
+                    self.drops.add(Drop::ParseError, 1);
+                    rx_dropped += 1;
+                    Verdict::Dropped
+                }
             };
             verdicts.push(verdict);
         }
+        self.hashes = hashes;
         // 3: upcalls for the misses.
         // The clock is read only if a miss needs a token.
         let mut now = None;
@@ -370,7 +403,7 @@ impl Pmd {
             }
             // An earlier miss of this batch may have installed the megaflow.
             if let Some(flow) = self.cache.lookup(key) {
-                if let Some(i) = batch_index(&mut flows, &shared, snap, flow) {
+                if let Some(i) = batch_index(&mut flows, self.batch, &shared, snap, flow) {
                     *verdict = Verdict::Go(i);
                     continue;
                 }
@@ -410,15 +443,16 @@ impl Pmd {
             }
         }
         let now_ms = now_ms();
+        let mut rules = RuleCredits::default();
         for bf in &flows {
-            credit(
-                &bf.decision,
-                bf.flow.as_deref(),
-                bf.packets,
-                bf.bytes,
-                now_ms,
-            );
+            if let Some(f) = &bf.flow {
+                f.hit(bf.packets, bf.bytes, now_ms);
+            }
+            for r in &bf.decision.rules {
+                rules.add(r, bf.packets, bf.bytes, now_ms);
+            }
         }
+        rules.flush(now_ms);
         let mut env = PmdEnv {
             pmd: self,
             shared: &shared,
@@ -450,27 +484,23 @@ impl Pmd {
         self.flows = flows;
     }
 
-    /// Looks `key` up in the caches; a stale hit is re-translated.
+    /// Looks `key` up in the caches (`hash`: its EMC hash); a stale hit is re-translated.
     #[inline]
     fn lookup(
         &mut self,
         shared: &Shared,
         snap: &Snapshot,
         key: &FlowKey,
+        hash: u64,
         flows: &mut Vec<BatchFlow>,
     ) -> Verdict {
-        let hash = if self.emc.enabled() {
-            Emc::hash(key)
-        } else {
-            0
-        };
         if let Some(flow) = self.emc.lookup(key, hash) {
-            if let Some(i) = batch_index(flows, shared, snap, flow) {
+            if let Some(i) = batch_index(flows, self.batch, shared, snap, flow) {
                 self.counters.emc_hits += 1;
                 return Verdict::Go(i);
             }
         } else if let Some(flow) = self.cache.lookup(key) {
-            if let Some(i) = batch_index(flows, shared, snap, flow) {
+            if let Some(i) = batch_index(flows, self.batch, shared, snap, flow) {
                 self.counters.megaflow_hits += 1;
                 let flow = flow.clone();
                 self.emc.maybe_insert(key, hash, &flow);
@@ -627,6 +657,42 @@ fn credit(d: &Decision, flow: Option<&Megaflow>, n: u64, b: u64, now: u64) {
         f.hit(n, b, now);
     }
     d.credit_rules(n, b, now);
+}
+
+/// The rule credits of one batch, summed per rule: the megaflows of a batch often end in the
+/// same rules (every flow through an ACL's final `output`, say), and a rule's counters are
+/// shared by all PMD threads, so each credit is a locked read-modify-write.
+#[derive(Default)]
+struct RuleCredits<'a> {
+    /// (rule, packets, bytes); a batch whose flows credit more distinct rules credits the
+    /// rest directly.
+    pending: [Option<(&'a FlowRule, u64, u64)>; 8],
+}
+
+impl<'a> RuleCredits<'a> {
+    fn add(&mut self, rule: &'a FlowRule, n: u64, b: u64, now: u64) {
+        for slot in &mut self.pending {
+            match slot {
+                Some((r, pn, pb)) if std::ptr::eq(*r, rule) => {
+                    *pn += n;
+                    *pb += b;
+                    return;
+                }
+                Some(_) => {}
+                None => {
+                    *slot = Some((rule, n, b));
+                    return;
+                }
+            }
+        }
+        rule.stats.credit(n, b, now);
+    }
+
+    fn flush(self, now: u64) {
+        for (r, n, b) in self.pending.into_iter().flatten() {
+            r.stats.credit(n, b, now);
+        }
+    }
 }
 
 /// The execution environment of a PMD thread.

@@ -159,6 +159,47 @@ fn megaflow_is_installed_then_hit_and_rules_are_credited() {
 }
 
 #[test]
+fn batches_of_many_megaflows_credit_every_rule_and_megaflow() {
+    // 20 rules of their own (more than a batch sums per rule before crediting directly) and
+    // one shared by 30 megaflows (tp_dst is in every mask because of the rules above it).
+    let mut rules: Vec<String> = (0..20)
+        .map(|i| format!("priority=20,udp,tp_dst={},actions=output:2", 500 + i))
+        .collect();
+    rules.push("priority=10,udp,actions=output:3".to_string());
+    let t = tables(&rules.iter().map(String::as_str).collect::<Vec<_>>());
+    let br = Bridge::new(&[], 3);
+    br.dp.set_tables(t.clone());
+    let own: Vec<Vec<u8>> = (0..40).map(|i| udp4(A, B, 7, 500 + i % 20, 10)).collect();
+    let shared: Vec<Vec<u8>> = (0..30).map(|i| udp4(A, B, 7, 900 + i, 10)).collect();
+    // Interleaved, so that a batch holds megaflows of both kinds.
+    let frames: Vec<Vec<u8>> = own
+        .chunks(4)
+        .zip(shared.chunks(3))
+        .flat_map(|(a, b)| a.iter().chain(b).cloned())
+        .collect();
+    for _ in 0..5 {
+        br.send(1, &frames);
+    }
+    assert_eq!(br.sent(2).len(), 200);
+    assert_eq!(br.sent(3).len(), 150);
+    let st = br.dp.cache_stats();
+    assert_eq!((st.upcalls, st.megaflows), (50, 50));
+    for r in t.rules() {
+        let want = if r.priority == 20 { 10 } else { 150 };
+        assert_eq!(r.stats.packets(), want, "{r:?}");
+        assert_eq!(r.stats.bytes(), want * frames[0].len() as u64);
+    }
+    for m in br.dp.megaflows() {
+        let want = if m.dpctl_line().ends_with("actions:2") {
+            10
+        } else {
+            5
+        };
+        assert_eq!(m.packets, want, "{}", m.dpctl_line());
+    }
+}
+
+#[test]
 fn set_tables_takes_effect_before_it_returns() {
     let br = Bridge::new(&["actions=output:2"], 3);
     let f = udp4(A, B, 7, 8, 10);

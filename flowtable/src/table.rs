@@ -58,7 +58,10 @@ impl RuleStats {
         // Relaxed: these are statistics; no other memory is published through them.
         self.packets.fetch_add(packets, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.used.fetch_max(now, Ordering::Relaxed);
+        // Most credits come within the millisecond of the last one: no locked instruction then.
+        if self.used.load(Ordering::Relaxed) < now {
+            self.used.fetch_max(now, Ordering::Relaxed);
+        }
     }
 
     /// Packets credited so far.

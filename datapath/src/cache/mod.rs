@@ -7,7 +7,9 @@
 //! decision) with a [`Decision`]: the datapath actions and the rules to credit, stamped with
 //! the table version it was translated from. The decision sits behind an `ArcSwap`, so the
 //! revalidator can replace it while PMD threads use it, and its counters are atomics, so dumps
-//! read them from any thread.
+//! read them from any thread. Only the PMD thread whose cache holds a megaflow writes its
+//! counters (and its batch slot), so they are updated with plain loads and stores, without a
+//! locked instruction on the hit path.
 //!
 //! # Ownership and threads
 //!
@@ -91,9 +93,15 @@ pub struct Megaflow {
     packets: AtomicU64,
     bytes: AtomicU64,
     used: AtomicU64,
+    /// Where the megaflow sits in its PMD thread's current batch: the batch's number times
+    /// [`SLOT_SPAN`] plus its index in the batch's flow table (a hint the PMD thread checks).
+    slot: AtomicU64,
     created: Millis,
     dead: AtomicBool,
 }
+
+/// Room for a batch flow index in [`Megaflow::slot`] (batches hold at most 1024 packets).
+const SLOT_SPAN: u64 = 1 << 16;
 
 impl Megaflow {
     /// A megaflow for packets equal to `first_key` under `mask`.
@@ -113,19 +121,43 @@ impl Megaflow {
             packets: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             used: AtomicU64::new(0),
+            slot: AtomicU64::new(0),
             created: now,
             dead: AtomicBool::new(false),
         }
     }
 
-    /// Counts `packets` packets of `bytes` bytes at `now`.
+    /// Counts `packets` packets of `bytes` bytes at `now`. Only the PMD thread whose cache
+    /// holds the megaflow may call it (see the module docs).
     #[inline]
     pub fn hit(&self, packets: u64, bytes: u64, now: Millis) {
-        // Relaxed: statistics only.
-        self.packets.fetch_add(packets, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        // One writer, so a load and a store instead of a locked read-modify-write (readers on
+        // other threads see either value). Relaxed: statistics only.
+        let add = |c: &AtomicU64, n: u64| c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+        add(&self.packets, packets);
+        add(&self.bytes, bytes);
         if self.used.load(Ordering::Relaxed) < now {
             self.used.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// The megaflow's index in the flow table of batch number `batch` of its PMD thread, if
+    /// [`Megaflow::set_batch_slot`] recorded one for that batch.
+    #[inline]
+    pub fn batch_slot(&self, batch: u64) -> Option<usize> {
+        let s = self.slot.load(Ordering::Relaxed);
+        (s / SLOT_SPAN == batch).then_some((s % SLOT_SPAN) as usize)
+    }
+
+    /// Records that the megaflow is entry `index` of the flow table of batch number `batch`
+    /// (numbers start at 1; an index past [`SLOT_SPAN`] is not recorded).
+    #[inline]
+    pub fn set_batch_slot(&self, batch: u64, index: usize) {
+        if let Ok(i) = u64::try_from(index) {
+            if i < SLOT_SPAN {
+                self.slot
+                    .store(batch.wrapping_mul(SLOT_SPAN) + i, Ordering::Relaxed);
+            }
         }
     }
 
