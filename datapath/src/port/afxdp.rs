@@ -7,7 +7,7 @@
 //! |---------------|----------------------------|---------|-------------------------------------------|
 //! | `xdp-mode`    | `native`, `skb`, `auto`    | `auto`  | where the program runs; `auto` tries native, then skb |
 //! | `queue`       | receive queue index        | `0`     | the queue this port's socket serves       |
-//! | `rx-ring`     | power of two, 64..=65536   | `2048`  | rx ring (and fill ring) entries           |
+//! | `rx-ring`     | power of two, 64..=65536   | `4096`  | rx ring (and fill ring) entries           |
 //! | `tx-ring`     | power of two, 64..=65536   | `2048`  | tx ring (and completion ring) entries     |
 //! | `frame-size`  | power of two, 2048..=page  | 2048 or 4096 | UMEM frame size; the default is 2048 if a full-MTU frame fits (MTU <= 1770) |
 //! | `need-wakeup` | `true`, `false`            | `true`  | bind with `XDP_USE_NEED_WAKEUP`           |
@@ -175,7 +175,9 @@ impl AfxdpPort {
         let mut cfg = XskConfig {
             ifindex,
             queue: opts.number("queue", 0)?,
-            rx_ring: opts.number("rx-ring", 2048)?,
+            // 4096, not 2048: the frames the socket can take in while its PMD thread is kept off
+            // the CPU. docs/DATAPATH-PORTS.md, "Options", has the measurements.
+            rx_ring: opts.number("rx-ring", 4096)?,
             tx_ring: opts.number("tx-ring", 2048)?,
             frame_size: 0,
             need_wakeup: opts.flag("need-wakeup", true)?,

@@ -55,8 +55,9 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-/// Frames of a UMEM a group creates (at least; more if one socket needs more).
-pub const GROUP_FRAMES: u32 = 16_384;
+/// Frames of a UMEM a group creates (at least; more if one socket needs more): three ports with
+/// the default rings (4096 + 2048 + [`STASH_MAX`] frames each) and [`PACKET_SLACK`].
+pub const GROUP_FRAMES: u32 = 24_576;
 
 /// Frames of a UMEM kept out of the sockets' reservations, for packets in user space.
 pub const PACKET_SLACK: u32 = 2048;
