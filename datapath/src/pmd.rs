@@ -164,8 +164,8 @@ pub(crate) struct Pmd {
     pkts: Vec<Packet>,
     keys: Vec<FlowKey>,
     verdicts: Vec<Verdict>,
-    /// The EMC hash of each key of the batch, `None` for a packet that failed to parse.
-    hashes: Vec<Option<u64>>,
+    /// The EMC hash of each key of the batch (0 when the EMC is not used).
+    hashes: Vec<u64>,
     flows: Vec<BatchFlow>,
     /// Lengths of the packets being sent (kept for its allocation).
     tx_lens: Vec<usize>,
@@ -360,6 +360,11 @@ impl Pmd {
         // a key is 256 bytes) and cache lookups.
         // The whole batch is extracted and hashed before any lookup, the EMC slots of each key
         // prefetched on the way, so the lookups do not wait for memory one after another.
+        // The EMC is consulted only when a megaflow lookup may visit more than one subtable:
+        // with one, that lookup is a single hash probe too, in a table of one entry per
+        // megaflow instead of one per flow, and the EMC would only add its footprint (10k flows
+        // through one megaflow: 5% more forwarded without it; docs/DATAPATH.md, "EMC").
+        let emc = self.emc.enabled() && self.cache.subtables() > 1;
         keys.resize(pkts.len(), FlowKey::zero());
         let mut hashes = std::mem::take(&mut self.hashes);
         hashes.clear();
@@ -370,34 +375,29 @@ impl Pmd {
                 // Past the Ethernet header a partial key is what Open vSwitch forwards on.
                 Err(e) => e.layer() != Layer::Ethernet,
             };
-            if ok {
-                let hash = if self.emc.enabled() {
-                    Emc::hash(key)
-                } else {
-                    0
-                };
-                self.emc.prefetch(hash);
-                hashes.push(Some(hash));
+            let mut hash = 0;
+            if !ok {
+                self.drops.add(Drop::ParseError, 1);
+                rx_dropped += 1;
+                verdicts.push(Verdict::Dropped);
             } else {
-                hashes.push(None);
+                if emc {
+                    hash = Emc::hash(key);
+                    self.emc.prefetch(hash);
+                }
+                verdicts.push(Verdict::Miss);
+            }
+            hashes.push(hash);
+        }
+        for ((verdict, key), hash) in verdicts.iter_mut().zip(keys.iter()).zip(hashes.iter()) {
+            if matches!(verdict, Verdict::Miss) {
+                *verdict = self.lookup(&shared, snap, key, emc.then_some(*hash), &mut flows);
             }
         }
-        for (key, hash) in keys.iter().zip(hashes.iter()) {
-            let verdict = match *hash {
-                Some(hash) => self.lookup(&shared, snap, key, hash, &mut flows),
-                None => {
-                    self.drops.add(Drop::ParseError, 1);
-                    rx_dropped += 1;
-                    Verdict::Dropped
-                }
-            };
-            verdicts.push(verdict);
-        }
-        self.hashes = hashes;
         // 3: upcalls for the misses.
         // The clock is read only if a miss needs a token.
         let mut now = None;
-        for (verdict, key) in verdicts.iter_mut().zip(keys.iter()) {
+        for ((verdict, key), hash) in verdicts.iter_mut().zip(keys.iter()).zip(hashes.iter()) {
             if !matches!(verdict, Verdict::Miss) {
                 continue;
             }
@@ -422,8 +422,8 @@ impl Pmd {
             }
             self.counters.upcalls += 1;
             let (decision, flow) = upcall(&shared, snap, &mut self.cache, key);
-            if let Some(f) = &flow {
-                self.emc.maybe_insert(key, Emc::hash(key), f);
+            if let (Some(f), true) = (&flow, emc) {
+                self.emc.maybe_insert(key, *hash, f);
             }
             flows.push(BatchFlow {
                 decision,
@@ -480,21 +480,23 @@ impl Pmd {
         flows.clear();
         self.pkts = pkts;
         self.keys = keys;
+        self.hashes = hashes;
         self.verdicts = verdicts;
         self.flows = flows;
     }
 
-    /// Looks `key` up in the caches (`hash`: its EMC hash); a stale hit is re-translated.
+    /// Looks `key` up in the caches (`hash`: its EMC hash, `None` to leave the EMC out); a
+    /// stale hit is re-translated.
     #[inline]
     fn lookup(
         &mut self,
         shared: &Shared,
         snap: &Snapshot,
         key: &FlowKey,
-        hash: u64,
+        hash: Option<u64>,
         flows: &mut Vec<BatchFlow>,
     ) -> Verdict {
-        if let Some(flow) = self.emc.lookup(key, hash) {
+        if let Some(flow) = hash.and_then(|h| self.emc.lookup(key, h)) {
             if let Some(i) = batch_index(flows, self.batch, shared, snap, flow) {
                 self.counters.emc_hits += 1;
                 return Verdict::Go(i);
@@ -502,8 +504,10 @@ impl Pmd {
         } else if let Some(flow) = self.cache.lookup(key) {
             if let Some(i) = batch_index(flows, self.batch, shared, snap, flow) {
                 self.counters.megaflow_hits += 1;
-                let flow = flow.clone();
-                self.emc.maybe_insert(key, hash, &flow);
+                if let Some(h) = hash {
+                    let flow = flow.clone();
+                    self.emc.maybe_insert(key, h, &flow);
+                }
                 return Verdict::Go(i);
             }
         }

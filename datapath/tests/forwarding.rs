@@ -159,6 +159,35 @@ fn megaflow_is_installed_then_hit_and_rules_are_credited() {
 }
 
 #[test]
+fn the_emc_is_consulted_only_with_more_than_one_subtable() {
+    // UDP packets' megaflow masks in_port, dl_type and nw_proto; TCP packets' adds tp_dst.
+    let br = Bridge::new(
+        &[
+            "priority=10,in_port=1,tcp,tp_dst=80,actions=output:3",
+            "priority=5,in_port=1,actions=output:2",
+        ],
+        3,
+    );
+    let udp = udp4(A, B, 7, 8, 10);
+    br.send(1, &vec![udp.clone(); 1000]);
+    let st = br.dp.cache_stats();
+    // One subtable: a megaflow lookup is one probe, and the EMC is left out.
+    assert_eq!((st.megaflows, st.emc_hits), (1, 0), "{st:?}");
+    assert_eq!(st.megaflow_hits + st.misses, 1000, "{st:?}");
+    br.send(1, &[tcp4(A, B, 7, 80, 64)]);
+    let before = br.dp.cache_stats();
+    assert_eq!(before.megaflows, 2);
+    br.send(1, &vec![udp; 1000]);
+    let st = br.dp.cache_stats();
+    // Two: the EMC takes the flow in (with probability 1/100 per megaflow hit) and serves it.
+    assert!(st.emc_hits > 0, "{st:?}");
+    let hits = |s: &datapath::CacheStats| s.emc_hits + s.megaflow_hits;
+    assert_eq!(hits(&st) - hits(&before), 1000, "{st:?}");
+    assert_eq!(br.sent(2).len(), 2000);
+    assert_eq!(br.sent(3).len(), 1);
+}
+
+#[test]
 fn batches_of_many_megaflows_credit_every_rule_and_megaflow() {
     // 20 rules of their own (more than a batch sums per rule before crediting directly) and
     // one shared by 30 megaflows (tp_dst is in every mask because of the rules above it).
