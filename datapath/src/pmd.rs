@@ -422,7 +422,7 @@ impl Pmd {
             }
             self.counters.upcalls += 1;
             let (decision, flow) = upcall(&shared, snap, &mut self.cache, key);
-            if let (Some(f), true) = (&flow, emc) {
+            if let Some(f) = flow.as_ref().filter(|_| emc) {
                 self.emc.maybe_insert(key, *hash, f);
             }
             flows.push(BatchFlow {
