@@ -22,7 +22,7 @@ section() {
 # Debian packages the test suites use: Open vSwitch (ovs-ofctl oracle, reference switch),
 # libelf/zlib/pkg-config/clang/llvm (XDP programs), iperf3/ethtool/tcpdump (datapath tests).
 PACKAGES=(openvswitch-common openvswitch-switch libelf-dev zlib1g-dev pkg-config iperf3 ethtool
-    clang llvm tcpdump)
+    clang llvm tcpdump iputils-ping iproute2 openssl)
 
 install_packages() {
     local missing=()
