@@ -20,7 +20,8 @@ section() {
 }
 
 # Debian packages the test suites use: Open vSwitch (ovs-ofctl oracle, reference switch),
-# libelf/zlib/pkg-config/clang/llvm (XDP programs), iperf3/ethtool/tcpdump (datapath tests).
+# libelf/zlib/pkg-config/clang/llvm (XDP programs), iperf3/ethtool/tcpdump (datapath tests),
+# ping/ip (end-to-end tests in namespaces), openssl (certificates for the TLS tests).
 PACKAGES=(openvswitch-common openvswitch-switch libelf-dev zlib1g-dev pkg-config iperf3 ethtool
     clang llvm tcpdump iputils-ping iproute2 openssl)
 
