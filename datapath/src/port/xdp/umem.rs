@@ -379,6 +379,25 @@ impl Umem {
         Some(unsafe { self.map.ptr.as_ptr().add(start) })
     }
 
+    /// Asks the CPU to start loading the cache line at UMEM address `addr` (a hint: it reads
+    /// nothing and cannot fault). Addresses outside the UMEM are ignored.
+    #[inline]
+    pub(super) fn prefetch(&self, addr: u64) {
+        let Ok(at) = usize::try_from(addr) else {
+            return;
+        };
+        if at >= self.map.len {
+            return;
+        }
+        // SAFETY: `at` is inside the mapping, so the pointer stays in bounds; a prefetch
+        // neither reads into Rust-visible memory nor faults.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(self.map.ptr.as_ptr().add(at).cast::<i8>().cast_const());
+        }
+    }
+
     /// Bytes `offset..offset + len` of the frame at `base`, or None if they are not inside one
     /// frame.
     ///
