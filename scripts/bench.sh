@@ -21,7 +21,7 @@
 # PCT (loss that still counts as none; default 0), --zl-retries N (a paced trial that lost
 # frames is repeated up to N times and passes if a repeat loses none; default 1),
 # --paced-rate PPS (the rate of the paced scenario; default 300000), --nap-us N (the nap of
-# ours-nap; default 50).
+# ours-nap; default 50), --sink xdp|socket (how vsbench counts arrivals, below; default xdp).
 #
 # Switches: ours (vswitchd as configured by default), ours-nap (the same with [datapath]
 # nap_us = --nap-us: a lightly loaded PMD thread sleeps between polls instead of spinning; it
@@ -53,6 +53,11 @@
 # socket sends through an AF_PACKET socket (sendmmsg), as trafgen does. XDP frames go to the
 # peer veth's XDP ring; for the kernel bridge, which has no XDP program there, <P>a has GRO on
 # so that the veth accepts them.
+# Sink modes: by default (--sink xdp) an XDP program on <P>s0 counts the run's frames and drops
+# them, passing one in 64 to vsbench's socket for latency and order; --sink socket receives
+# every frame in an AF_PACKET socket. A veth delivers on the CPU that transmits, here the
+# switch's PMD core, so a socket sink's receive path (about a third of that core) was charged to
+# the switch under test; the XDP counter costs a small part of it.
 # The generator sends flat out; "offered" is what it sent, "forwarded" what reached the sink;
 # "veth drops" is the part of the loss the kernel counted on the four veth ends (queues full
 # before the switch read a frame, or after it sent one), the rest was lost inside the switch.
@@ -96,6 +101,7 @@ GEN_ONLY=0
 RATE=0
 TX_THREADS=1
 TX_MODE=xdp
+SINK=xdp
 PIN=1
 GEN_CHECK=1
 PROFILE=0
@@ -117,6 +123,7 @@ while [ $# -gt 0 ]; do
         --generator-only) GEN_ONLY=1; shift ;;
         --tx-threads) TX_THREADS="$2"; shift 2 ;;
         --tx-mode) TX_MODE="$2"; shift 2 ;;
+        --sink) SINK="$2"; shift 2 ;;
         --no-pin) PIN=0; shift ;;
         --skip-generator) GEN_CHECK=0; shift ;;
         --profile) PROFILE=1; shift ;;
@@ -141,6 +148,7 @@ awk -v t="$ZL_TRIAL" 'BEGIN { exit !(t >= 1 && t <= 60) }' || { echo "bench: --z
 [[ "$NAP_US" =~ ^[0-9]+$ ]] && [ "$NAP_US" -le 10000 ] || { echo "bench: --nap-us must be 0..10000" >&2; exit 2; }
 [[ "$TX_THREADS" =~ ^[1-8]$ ]] || { echo "bench: --tx-threads must be 1..8" >&2; exit 2; }
 [[ "$TX_MODE" =~ ^(xdp|socket)$ ]] || { echo "bench: --tx-mode is xdp or socket" >&2; exit 2; }
+[[ "$SINK" =~ ^(xdp|socket)$ ]] || { echo "bench: --sink is xdp or socket" >&2; exit 2; }
 [ "$TX_MODE" = socket ] || [ "$TX_THREADS" = 1 ] || { echo "bench: --tx-threads needs --tx-mode socket" >&2; exit 2; }
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -492,7 +500,7 @@ vsbench_run() { # size flows rate seconds
     [ "$PIN" = 0 ] || threads+=(--tx-cpus "$GEN_CPU")
     timeout $((${4%.*} + 30)) "$VSBENCH" --tx-netns "${P}g" --tx-iface "${P}g0" \
         --rx-netns "${P}s" --rx-iface "${P}s0" --size "$1" --flows "$2" --rate "$3" \
-        --duration "$4" --drain-ms 300 "${threads[@]}" || echo "failed"
+        --duration "$4" --drain-ms 300 --sink "$SINK" "${threads[@]}" || echo "failed"
 }
 
 # The thread id of the PMD thread of process $1 (ours: pmd0-*, Open vSwitch: pmd-*), or nothing.
@@ -713,7 +721,7 @@ TABLE="$WORK/table.md"
 {
     echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — $(nproc) cores, kernel $(uname -r), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')"
     echo
-    echo "\`scripts/bench.sh --duration $DURATION --rounds $ROUNDS$([ "$RATE" = 0 ] || echo " --rate $RATE")$([ "$ZERO_LOSS" = 0 ] || echo " --zero-loss --zl-trial $ZL_TRIAL --zl-iters $ZL_ITERS --zl-tolerance $ZL_TOL --zl-retries $ZL_RETRIES")$([ "$TX_THREADS" = 1 ] || echo " --tx-threads $TX_THREADS") --tx-mode $TX_MODE$([ "$PIN" = 1 ] || echo " --no-pin")$([ "$PROFILE" = 0 ] || echo " --profile")$(grep -qw paced <<<"$SCENARIOS" && echo " --paced-rate $PACED_RATE")$(grep -qw ours-nap <<<"$SWITCHES" && echo " --nap-us $NAP_US") --scenarios \"$SCENARIOS\" --sizes \"$SIZES\"\` (switches: $SWITCHES; $([ "$RATE" = 0 ] && echo "flat out, generator mode $TX_MODE" || echo "at $RATE frames/s")), $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }' | head -1)."
+    echo "\`scripts/bench.sh --duration $DURATION --rounds $ROUNDS$([ "$RATE" = 0 ] || echo " --rate $RATE")$([ "$ZERO_LOSS" = 0 ] || echo " --zero-loss --zl-trial $ZL_TRIAL --zl-iters $ZL_ITERS --zl-tolerance $ZL_TOL --zl-retries $ZL_RETRIES")$([ "$TX_THREADS" = 1 ] || echo " --tx-threads $TX_THREADS") --tx-mode $TX_MODE --sink $SINK$([ "$PIN" = 1 ] || echo " --no-pin")$([ "$PROFILE" = 0 ] || echo " --profile")$(grep -qw paced <<<"$SCENARIOS" && echo " --paced-rate $PACED_RATE")$(grep -qw ours-nap <<<"$SWITCHES" && echo " --nap-us $NAP_US") --scenarios \"$SCENARIOS\" --sizes \"$SIZES\"\` (switches: $SWITCHES; $([ "$RATE" = 0 ] && echo "flat out, generator mode $TX_MODE" || echo "at $RATE frames/s")), $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2 }' | head -1)."
     echo "Load average before/after: $LOAD0 / $LOAD1 (the machine is shared: figures are noisy)."
     echo
     if [ -s "$WORK/generator.tsv" ]; then

@@ -1,20 +1,24 @@
 //! `vsbench`: a UDP traffic generator and sink for benchmarking switches between two network
 //! namespaces.
 //!
-//! One process, two or more threads: the sink enters the receiving namespace and maps an
-//! `AF_PACKET` receive ring on its interface ([`rx`]); one or more senders enter the sending
-//! namespace and send timestamped UDP frames with `sendmmsg` ([`tx`], frames from [`frame`]). [`run`] ties them
+//! One process, two or more threads: the sink enters the receiving namespace, attaches an XDP
+//! program that counts the run's frames and drops all but a sample of them ([`xdprx`]), and
+//! maps an `AF_PACKET` receive ring on its interface for the sample ([`rx`]); one or more
+//! senders enter the sending namespace and send timestamped UDP frames, with `sendmmsg`
+//! ([`tx`], frames from [`frame`]) or an XDP program ([`xdptx`]). [`run`] ties them
 //! together: the sink is ready before the first frame leaves, and keeps counting for a drain
 //! period after the last one, so frames in flight are not counted as lost. Latency is one way,
 //! sender to sink, from the probe's timestamp ([`hist`] keeps the percentiles).
 //!
 //! Every loop is bounded by a duration and a frame count.
 
+pub mod bpf;
 pub mod frame;
 pub mod hist;
 pub mod rx;
 pub mod sys;
 pub mod tx;
+pub mod xdprx;
 pub mod xdptx;
 
 use std::io;
@@ -31,6 +35,9 @@ pub struct RxSide {
     pub iface: String,
     /// How long to keep counting after the sender stops.
     pub drain: Duration,
+    /// Count with the XDP counter and pass one frame in this many to the socket sink; `None`:
+    /// the socket sink sees and counts every frame.
+    pub sample: Option<u32>,
 }
 
 /// The outcome of one run.
@@ -78,12 +85,13 @@ impl RunReport {
         if let Some(r) = &self.rx {
             let q = |x: f64| r.latency.quantile(x).map_or(-1.0, |v| v as f64 / 1000.0);
             s.push_str(&format!(
-                " received={} delivered_pps={:.0} loss_pct={:.3} ring_drops={} out_of_order={} \
-                 foreign={} lat_p50_us={:.1} lat_p90_us={:.1} lat_p99_us={:.1} lat_p999_us={:.1} \
+                " received={} delivered_pps={:.0} loss_pct={:.3} sampled={} ring_drops={} \
+                 out_of_order={} foreign={} lat_p50_us={:.1} lat_p90_us={:.1} lat_p99_us={:.1} lat_p999_us={:.1} \
                  lat_max_us={:.1} rx_cpu_s={:.3}",
                 r.received,
                 self.delivered_pps(),
                 self.loss_pct(),
+                r.sampled,
                 r.ring_drops,
                 r.out_of_order,
                 r.foreign,
@@ -126,12 +134,25 @@ pub fn run(
                         .netns
                         .as_deref()
                         .map_or(Ok(()), sys::enter_netns)
-                        .and_then(|()| rx::Sink::open(&side.iface));
+                        .and_then(|()| rx::Sink::open(&side.iface))
+                        .and_then(|sink| {
+                            let counter = side
+                                .sample
+                                .map(|n| xdprx::XdpCounter::attach(&side.iface, run_id, n))
+                                .transpose()?;
+                            Ok((sink, counter))
+                        });
                     match opened {
-                        Ok(mut sink) => {
+                        Ok((mut sink, counter)) => {
                             sink.reset_drops();
                             let _ = ready_tx.send(Ok(()));
-                            Ok(sink.run(run_id, &stop2))
+                            let mut report = sink.run(run_id, &stop2);
+                            if let Some(c) = counter {
+                                let counts = c.counts()?;
+                                report.received = counts.frames;
+                                report.bytes = counts.bytes;
+                            }
+                            Ok(report)
                         }
                         Err(e) => {
                             let msg = e.to_string();
@@ -278,6 +299,7 @@ mod tests {
             netns: Some(pair.ns_b.clone()),
             iface: "vsy".into(),
             drain: Duration::from_millis(300),
+            sample: None,
         };
         let report = run(Some(pair.ns_a.clone()), cfg, Some(rx)).unwrap_or_else(|e| panic!("{e}"));
         let sink = report
@@ -301,9 +323,10 @@ mod tests {
         assert!(p50 < 100_000_000, "median latency {p50} ns");
     }
 
-    /// The XDP sender over a bare veth pair (GRO on the receiving end, so the veth takes XDP
-    /// frames): paced, every frame arrives once, in order, stamped with its own sequence number
-    /// and a latency, and the count bound holds. Needs root and Linux 5.18+ (live frames).
+    /// The XDP sender and the XDP-counting sink over a bare veth pair (the sink's program makes
+    /// the receiving veth take XDP frames): paced, every frame is counted once, with its
+    /// bytes; one in 64 reaches the socket, in order, stamped with its own sequence number and
+    /// a latency; and the count bound holds. Needs root and Linux 5.18+ (live frames).
     #[test]
     fn every_xdp_frame_arrives_over_a_veth_pair() {
         // SAFETY: geteuid has no preconditions.
@@ -314,13 +337,6 @@ mod tests {
         let Some(pair) = VethPair::new('x') else {
             panic!("cannot create namespaces and a veth pair");
         };
-        let gro = Command::new("ip")
-            .args([
-                "netns", "exec", &pair.ns_b, "ethtool", "-K", "vsy", "gro", "on",
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(gro, "ethtool -K vsy gro on failed (is ethtool installed?)");
         let cfg = tx::TxConfig {
             iface: "vsx".into(),
             dst_mac: [2, 0x56, 0x53, 0x42, 0, 2],
@@ -339,6 +355,7 @@ mod tests {
             netns: Some(pair.ns_b.clone()),
             iface: "vsy".into(),
             drain: Duration::from_millis(300),
+            sample: Some(64),
         };
         let report = run(Some(pair.ns_a.clone()), cfg, Some(rx)).unwrap_or_else(|e| panic!("{e}"));
         let sink = report
@@ -347,9 +364,12 @@ mod tests {
             .unwrap_or_else(|| panic!("no sink report"));
         assert_eq!(report.tx.sent, 10_000, "{}", report.to_line());
         assert_eq!(sink.received, 10_000, "{}", report.to_line());
-        // Sequence numbers are per frame (the program's counter), not one template's.
+        assert_eq!(sink.bytes, 10_000 * 66, "{}", report.to_line());
+        // The sample: sequence numbers 0, 64, ..., 9984. They are per frame (the sender's
+        // counter), not one template's.
+        assert_eq!(sink.sampled, 157, "{}", report.to_line());
         assert_eq!(sink.out_of_order, 0, "{}", report.to_line());
-        assert_eq!(sink.latency.len(), 10_000);
+        assert_eq!(sink.latency.len(), 157);
         // 10 000 frames at 50k/s take about 200 ms: the XDP sender paces too.
         assert!(report.tx.elapsed_ns > 150_000_000, "{}", report.to_line());
     }

@@ -1,4 +1,6 @@
-//! The sink: an `AF_PACKET` socket with a `TPACKET_V3` receive ring.
+//! The sink: an `AF_PACKET` socket with a `TPACKET_V3` receive ring. Behind the XDP counter
+//! ([`xdprx`](super::xdprx), the default) it sees only the counter's sample of the run's
+//! frames (and every frame that is not ours); alone, it sees and counts them all.
 //!
 //! The kernel writes frames into blocks of a memory-mapped ring and hands over a whole block at
 //! a time (when it is full or after a 2 ms timeout), so the sink makes no system call per frame
@@ -36,10 +38,14 @@ const BLOCK_TIMEOUT_MS: u32 = 2;
 /// What was received.
 #[derive(Clone, Debug, Default)]
 pub struct RxReport {
-    /// Frames of this run.
+    /// Frames of this run (counted by the XDP counter, if the sink has one, else by the
+    /// socket).
     pub received: u64,
     /// Bytes of those frames.
     pub bytes: u64,
+    /// Frames of this run the socket saw: all of them, or the XDP counter's sample. The
+    /// latency and order figures are over these.
+    pub sampled: u64,
     /// Other frames seen on the interface (not ours, or of another run).
     pub foreign: u64,
     /// Frames whose sequence number was not above the highest seen before from the same
@@ -47,7 +53,7 @@ pub struct RxReport {
     pub out_of_order: u64,
     /// Frames the kernel dropped because the ring was full.
     pub ring_drops: u64,
-    /// One-way latency of every frame of this run, in nanoseconds.
+    /// One-way latency of every sampled frame, in nanoseconds.
     pub latency: Histogram,
     /// CPU time of the receiving thread, in nanoseconds.
     pub cpu_ns: u64,
@@ -193,6 +199,7 @@ impl Sink {
             match Probe::parse(frame) {
                 Some(p) if p.run_id == run_id => {
                     report.received += 1;
+                    report.sampled += 1;
                     report.bytes += frame.len() as u64;
                     report.latency.record(rx_ns.saturating_sub(p.tx_ns));
                     if let Some(max) = max_seq.get_mut(usize::from(p.sender())) {

@@ -41,29 +41,21 @@
 //! nothing anyway).
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use datapath::port::afxdp::xdp::bpf_sys::{
-    insn, sys_bpf, Insn, MapCreateAttr, MapElemAttr, ProgLoadAttr, BPF_MAP_CREATE,
-    BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_PROG_LOAD, BPF_PROG_TYPE_XDP, BPF_PSEUDO_MAP_FD,
+use datapath::port::afxdp::xdp::bpf_sys::{insn, sys_bpf, Insn, BPF_PSEUDO_MAP_FD};
+
+use super::bpf::{
+    array_map, attach_xdp, fd_i32, fd_u32, load_xdp, map_load, map_store, FUNC_KTIME_GET_NS,
+    FUNC_MAP_LOOKUP_ELEM, FUNC_REDIRECT, XDP_DROP, XDP_FLAGS_SKB_MODE,
 };
-
 use super::frame::{build_frame, FlowAddrs, Probe, ETH_LEN, PAYLOAD_OFFSET};
 use super::sys;
 use super::tx::{Pacer, Share, TxConfig, TxReport};
 
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
-const BPF_LINK_CREATE: libc::c_long = 28;
-const BPF_XDP: u32 = 37;
-const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
 /// The loopback interface's index, the same in every namespace.
 const LOOPBACK_IFINDEX: u32 = 1;
-const BPF_MAP_TYPE_ARRAY: u32 = 2;
 const BPF_F_TEST_XDP_LIVE_FRAMES: u32 = 1 << 1;
-const FUNC_MAP_LOOKUP_ELEM: i32 = 1;
-const FUNC_KTIME_GET_NS: i32 = 5;
-const FUNC_REDIRECT: i32 = 23;
-const XDP_DROP: i32 = 1;
 
 /// Frames of one `BPF_PROG_RUN` call when sending flat out.
 pub const FLAT_OUT_BATCH: u64 = 256;
@@ -97,65 +89,6 @@ struct TestRunAttr {
     cpu: u32,
     batch_size: u32,
     _pad: u32,
-}
-
-/// `bpf_attr` for BPF_LINK_CREATE (prefix).
-#[repr(C)]
-#[derive(Default)]
-struct LinkCreateAttr {
-    prog_fd: u32,
-    target_ifindex: u32,
-    attach_type: u32,
-    flags: u32,
-}
-
-fn owned(fd: RawFd) -> OwnedFd {
-    // SAFETY: `fd` was just returned by bpf(2) as a new descriptor that nobody else owns.
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}
-
-fn fd_u32(fd: &OwnedFd) -> io::Result<u32> {
-    u32::try_from(fd.as_raw_fd()).map_err(|_| io::Error::other("negative descriptor"))
-}
-
-fn fd_i32(fd: &OwnedFd) -> i32 {
-    fd.as_raw_fd()
-}
-
-/// An ARRAY map with u32 keys and `value_size`-byte values.
-fn array_map(value_size: u32, entries: u32) -> io::Result<OwnedFd> {
-    let mut attr = MapCreateAttr {
-        map_type: BPF_MAP_TYPE_ARRAY,
-        key_size: 4,
-        value_size,
-        max_entries: entries,
-        ..MapCreateAttr::default()
-    };
-    sys_bpf(BPF_MAP_CREATE, &mut attr).map(owned)
-}
-
-/// Stores `value` at `key` of an ARRAY map whose values are `N` bytes.
-fn map_store<const N: usize>(map: &OwnedFd, key: u32, value: &[u8; N]) -> io::Result<()> {
-    let mut attr = MapElemAttr {
-        map_fd: fd_u32(map)?,
-        key: &key as *const u32 as u64,
-        value: value.as_ptr() as u64,
-        ..MapElemAttr::default()
-    };
-    sys_bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(drop)
-}
-
-/// Reads the 8-byte value at `key` of an ARRAY map.
-fn map_load_u64(map: &OwnedFd, key: u32) -> io::Result<u64> {
-    let mut value = [0u8; 8];
-    let mut attr = MapElemAttr {
-        map_fd: fd_u32(map)?,
-        key: &key as *const u32 as u64,
-        value: value.as_mut_ptr() as u64,
-        ..MapElemAttr::default()
-    };
-    sys_bpf(BPF_MAP_LOOKUP_ELEM, &mut attr)?;
-    Ok(u64::from_ne_bytes(value))
 }
 
 /// The program's parameters.
@@ -240,44 +173,6 @@ fn program(p: &Params) -> Vec<Insn> {
     v
 }
 
-/// Loads the program; on failure the error carries the verifier's log.
-fn load(insns: &[Insn]) -> io::Result<OwnedFd> {
-    let license = c"Apache-2.0";
-    let attempt = |log: &mut Vec<u8>| {
-        let mut attr = ProgLoadAttr {
-            prog_type: BPF_PROG_TYPE_XDP,
-            insn_cnt: u32::try_from(insns.len()).unwrap_or(0),
-            insns: insns.as_ptr() as u64,
-            license: license.as_ptr() as u64,
-            prog_name: *b"vsbench_tx\0\0\0\0\0\0",
-            ..ProgLoadAttr::default()
-        };
-        if !log.is_empty() {
-            attr.log_level = 1;
-            attr.log_size = u32::try_from(log.len()).unwrap_or(u32::MAX);
-            attr.log_buf = log.as_mut_ptr() as u64;
-        }
-        sys_bpf(BPF_PROG_LOAD, &mut attr)
-    };
-    match attempt(&mut Vec::new()) {
-        Ok(fd) => Ok(owned(fd)),
-        Err(err) => {
-            // Load again with the verifier log, only to explain the failure.
-            let mut log = vec![0u8; 64 * 1024];
-            let _ = attempt(&mut log);
-            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-            let text = String::from_utf8_lossy(log.get(..end).unwrap_or_default());
-            Err(io::Error::new(
-                err.kind(),
-                format!(
-                    "loading the XDP sender program: {err}; verifier: {}",
-                    text.trim()
-                ),
-            ))
-        }
-    }
-}
-
 /// Per-flow rewrite: source address low half, IPv4 checksum, UDP ports, in wire order.
 fn flow_entry(template: &[u8]) -> [u8; 8] {
     let mut e = [0u8; 8];
@@ -335,16 +230,9 @@ pub fn send(cfg: &TxConfig, share: Share) -> io::Result<TxReport> {
         seq_base: u64::from(share.index) << Probe::SENDER_SHIFT,
         ifindex,
     };
-    let prog = load(&program(&params))?;
-    let mut link = LinkCreateAttr {
-        prog_fd: fd_u32(&prog)?,
-        target_ifindex: LOOPBACK_IFINDEX,
-        attach_type: BPF_XDP,
-        flags: XDP_FLAGS_SKB_MODE,
-    };
+    let prog = load_xdp("vsbench_tx", &program(&params))?;
     // Held until the end of the run: keeps the program in the XDP dispatcher.
-    let _link = sys_bpf(BPF_LINK_CREATE, &mut link)
-        .map(owned)
+    let _link = attach_xdp(&prog, LOOPBACK_IFINDEX, XDP_FLAGS_SKB_MODE)
         .map_err(|e| io::Error::new(e.kind(), format!("attaching to lo (generic XDP): {e}")))?;
 
     let batch = if rate > 0 {
@@ -384,7 +272,7 @@ pub fn send(cfg: &TxConfig, share: Share) -> io::Result<TxReport> {
             Err(e) => return Err(io::Error::new(e.kind(), format!("BPF_PROG_RUN: {e}"))),
         }
         // The program counts what it ran; an interrupted call may have run part of a batch.
-        seq = map_load_u64(&counter, 0)?;
+        seq = u64::from_ne_bytes(map_load(&counter, 0)?);
         now = sys::monotonic_ns();
     }
     report.sent = seq;

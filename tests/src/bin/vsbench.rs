@@ -9,6 +9,7 @@
 //! vsbench --tx-iface g0 ...       # only send (no --rx-iface): the generator's own ceiling
 //! vsbench ... --threads 2 --tx-cpus 0,1   # two sending threads, pinned
 //! vsbench ... --tx-mode xdp       # the kernel builds the frames (XDP, no socket buffers)
+//! vsbench ... --sink socket       # count every frame in the socket (default: an XDP counter)
 //! ```
 
 use std::process::ExitCode;
@@ -69,6 +70,14 @@ struct Args {
     /// program attached, or GRO on).
     #[arg(long, default_value = "socket", value_parser = parse_mode)]
     tx_mode: tx::TxMode,
+    /// How the sink counts: `xdp` (an XDP program on the sink's interface counts the run's
+    /// frames and drops them, passing one in `--sample` to the socket for latency and order)
+    /// or `socket` (an `AF_PACKET` socket receives and counts every frame).
+    #[arg(long, default_value = "xdp", value_parser = ["xdp", "socket"])]
+    sink: String,
+    /// With `--sink xdp`: one frame in this many (a power of two, 1..=256) reaches the socket.
+    #[arg(long, default_value_t = 64)]
+    sample: u32,
     /// Milliseconds the sink keeps counting after the sender stops.
     #[arg(long, default_value_t = 500)]
     drain_ms: u64,
@@ -132,6 +141,7 @@ fn main() -> ExitCode {
         netns: args.rx_netns,
         iface,
         drain: Duration::from_millis(args.drain_ms.min(10_000)),
+        sample: (args.sink == "xdp").then_some(args.sample),
     });
     let header = format!(
         "size={} flows={} rate={} threads={}",
