@@ -155,6 +155,10 @@ log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # --- packages -------------------------------------------------------------------------------
 need=()
+# Building the switch and the generator (libbpf inside the afxdp crate, the XDP programs).
+for p in libelf-dev zlib1g-dev pkg-config clang llvm; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
 command -v ovs-vswitchd >/dev/null || need+=(openvswitch-switch)
 command -v trafgen >/dev/null || need+=(netsniff-ng)
 command -v nft >/dev/null || need+=(nftables)
@@ -164,7 +168,7 @@ command -v ethtool >/dev/null || need+=(ethtool)
 if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # The packaged service, if it started, must not hold our interfaces: we run a private instance.
 
