@@ -350,7 +350,10 @@ start_ours() { # [nap microseconds]
     [ -S "$WORK/vs/sock" ] || { log "vswitchd did not start"; return 1; }
     ours add-br br0 >/dev/null
     local out
-    out="$(ours add-port br0 "${P}a" type=afxdp ofport=1; ours add-port br0 "${P}b" type=afxdp ofport=2)"
+    # BENCH_PORT_OPTIONS (e.g. "rx-ring=1024"): port options for experiments; unset by default.
+    # shellcheck disable=SC2086
+    out="$(ours add-port br0 "${P}a" type=afxdp ofport=1 ${BENCH_PORT_OPTIONS:-}
+        ours add-port br0 "${P}b" type=afxdp ofport=2 ${BENCH_PORT_OPTIONS:-})"
     echo "$out" >>"$WORK/vswitchd.log"
     if grep -q 'not up' <<<"$out"; then log "our ports are not up: $out"; return 1; fi
     SWITCH_PID="$VS_PID"

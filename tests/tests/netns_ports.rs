@@ -868,7 +868,7 @@ fn process_cpu_us() -> u64 {
 /// `in_port=1,actions=output:2` / `in_port=2,actions=output:1`. The ports are opened as
 /// vswitchd opens them, through the datapath's port opener: they share the PMD thread's UMEM.
 fn datapath_bridge(t: &Topology, mode: &str) -> Datapath {
-    shared_umem_bridge(t, mode, 1)
+    shared_umem_bridge(t, mode, "true", 1)
 }
 
 /// The same traffic through the real datapath: its PMD thread polls the afxdp ports, blocks
@@ -915,7 +915,7 @@ fn datapath_forwards_between_afxdp_ports() {
 
 /// A datapath with `pmd_threads` PMD threads bridging two afxdp ports opened through its
 /// port opener (so that the ports of one PMD thread share a UMEM).
-fn shared_umem_bridge(t: &Topology, mode: &str, pmd_threads: usize) -> Datapath {
+fn shared_umem_bridge(t: &Topology, mode: &str, tx_warm: &str, pmd_threads: usize) -> Datapath {
     let mut tables = Tables::new();
     for flow in ["in_port=1,actions=output:2", "in_port=2,actions=output:1"] {
         let fm = parse_flow(flow).unwrap_or_else(|e| panic!("{flow}: {e}"));
@@ -934,7 +934,7 @@ fn shared_umem_bridge(t: &Topology, mode: &str, pmd_threads: usize) -> Datapath 
     )
     .unwrap_or_else(|e| panic!("datapath: {e}"));
     let opener = dp.port_opener();
-    let opts = options(&[("xdp-mode", mode)]);
+    let opts = options(&[("xdp-mode", mode), ("tx-warm", tx_warm)]);
     for (ofport, dev) in [(1, &t.ha), (2, &t.hb)] {
         let port = in_ns(&t.sw, || opener.open(PortKind::Afxdp, dev, &opts))
             .unwrap_or_else(|e| panic!("open {dev}: {e}"));
@@ -958,9 +958,10 @@ fn quiet_umems(dp: &Datapath) -> Vec<UmemStats> {
     umems
 }
 
-/// Two afxdp ports of one PMD thread share its UMEM, and the datapath forwards between them
-/// by handing the received frame to the other port's tx ring: no copy in user space. In
-/// native and skb mode; every frame stays accounted for, and removing the ports frees them.
+/// Two afxdp ports of one PMD thread share its UMEM, and with `tx-warm=false` the datapath
+/// forwards between them by handing the received frame to the other port's tx ring: no copy
+/// in user space. In native and skb mode; every frame stays accounted for, and removing the
+/// ports frees them.
 #[test]
 fn datapath_forwards_by_address_within_a_shared_umem() {
     let _serial = serial();
@@ -969,7 +970,7 @@ fn datapath_forwards_by_address_within_a_shared_umem() {
     }
     for mode in ["native", "skb"] {
         let t = Topology::new();
-        let dp = shared_umem_bridge(&t, mode, 1);
+        let dp = shared_umem_bridge(&t, mode, "false", 1);
         let umems = quiet_umems(&dp);
         assert!(
             matches!(umems.as_slice(), [u] if u.sockets == 2 && u.pmd == Some(0)),
@@ -1007,7 +1008,7 @@ fn datapath_forwards_by_address_within_a_shared_umem() {
             "{mode}: {umems:?}"
         );
         // A port opened again shares the UMEM through the socket that did not register it.
-        let opts = options(&[("xdp-mode", mode)]);
+        let opts = options(&[("xdp-mode", mode), ("tx-warm", "false")]);
         let port = in_ns(&t.sw, || {
             dp.port_opener().open(PortKind::Afxdp, &t.ha, &opts)
         })
@@ -1029,6 +1030,42 @@ fn datapath_forwards_by_address_within_a_shared_umem() {
     }
 }
 
+/// By default a copy-mode socket sends from warm frames: every packet is copied into a frame
+/// that completed a transmit last, and its received frame goes straight back to the socket's
+/// stash. Pings, UDP and TCP pass, nothing goes by address, and every frame stays accounted
+/// for (`quiet_umems`), also after the ports are removed.
+#[test]
+fn datapath_sends_from_warm_frames_within_a_shared_umem() {
+    let _serial = serial();
+    if !prerequisites() {
+        return;
+    }
+    let t = Topology::new();
+    let dp = shared_umem_bridge(&t, "native", "true", 1);
+    assert_eq!(ping(&t.a, IP_B, 3), 3, "ping from warm frames");
+    let udp = udp_burst(&t.a, &t.b, IP_B, 5000, 20_000);
+    assert_eq!(udp, 5000, "UDP from warm frames");
+    let tcp = tcp_transfer(&t.a, &t.b, IP_B, 4 << 20);
+    assert_eq!(tcp, Ok(4 << 20), "TCP from warm frames");
+    let umems = quiet_umems(&dp);
+    let u = umems.first().copied().unwrap_or_default();
+    assert!(
+        umems.len() == 1 && u.sockets == 2 && u.tx_by_address == 0 && u.tx_copied >= 5006,
+        "{umems:?}"
+    );
+    let stats = dp.port_stats();
+    assert!(
+        stats.iter().all(|p| p.tx_dropped == 0 && p.rx_errors == 0),
+        "{stats:?}"
+    );
+    for ofport in [1, 2] {
+        dp.remove_port(ofport)
+            .unwrap_or_else(|e| panic!("remove port {ofport}: {e}"));
+    }
+    assert!(dp.umem_stats().is_empty(), "UMEM released");
+    dp.shutdown();
+}
+
 /// Ports polled by different PMD threads have different UMEMs: the datapath still forwards
 /// between them, by copying.
 #[test]
@@ -1038,7 +1075,7 @@ fn datapath_copies_between_the_umems_of_two_pmd_threads() {
         return;
     }
     let t = Topology::new();
-    let dp = shared_umem_bridge(&t, "native", 2);
+    let dp = shared_umem_bridge(&t, "native", "true", 2);
     assert_eq!(ping(&t.a, IP_B, 3), 3, "ping across PMD threads");
     let udp = udp_burst(&t.a, &t.b, IP_B, 5000, 20_000);
     assert_eq!(udp, 5000, "UDP across PMD threads");
@@ -1067,7 +1104,7 @@ fn kernel_drops_below_the_datapath_are_counted() {
     // The default rx-ring.
     const RX_RING: u64 = 4096;
     let t = Topology::new();
-    let dp = shared_umem_bridge(&t, "native", 0);
+    let dp = shared_umem_bridge(&t, "native", "true", 0);
     let xsk_drops = |dp: &Datapath| -> u64 {
         dp.drops()
             .iter()

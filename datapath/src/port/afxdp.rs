@@ -12,6 +12,7 @@
 //! | `frame-size`  | power of two, 2048..=page  | 2048 or 4096 | UMEM frame size; the default is 2048 if a full-MTU frame fits (MTU <= 1770) |
 //! | `need-wakeup` | `true`, `false`            | `true`  | bind with `XDP_USE_NEED_WAKEUP`           |
 //! | `csum-repair` | `true`, `false`            | `true`  | complete partial TCP/UDP checksums on rx  |
+//! | `tx-warm`     | `true`, `false`            | `true`  | copy mode: send from recently completed frames ([`Xsk::set_tx_warm`]) |
 //!
 //! One port serves one queue (`queue`, below 256); the ports of the queues of one interface
 //! share its XDP program and map ([`xdp::hook`]). The first of them to open takes over the
@@ -57,6 +58,7 @@ const OPTIONS: &[&str] = &[
     "frame-size",
     "need-wakeup",
     "csum-repair",
+    "tx-warm",
 ];
 
 /// Bytes the kernel reserves in front of a received frame in its UMEM frame
@@ -184,6 +186,7 @@ impl AfxdpPort {
             multi_buffer: false,
         };
         let csum_repair = opts.flag("csum-repair", true)?;
+        let tx_warm = opts.flag("tx-warm", true)?;
         let mtu = netdev::mtu(iface).map_err(io_err("reading the MTU"))?;
         // Default: the smallest frame that holds a full-MTU frame (2048 bytes up to MTU 1770),
         // so that a port on a standard interface takes half the memory of page-sized frames.
@@ -217,7 +220,7 @@ impl AfxdpPort {
             io::ErrorKind::InvalidInput => opts.bad("rx-ring/tx-ring/frame-size", e.to_string()),
             _ => io_err("creating the AF_XDP socket")(e),
         };
-        let xsk = match open_socket(&cfg, group) {
+        let mut xsk = match open_socket(&cfg, group) {
             // Kernels before 6.6 know no multi-buffer sockets: super-frames are then dropped
             // by the kernel, as the documentation says.
             Err(e) if cfg.multi_buffer && e.kind() != io::ErrorKind::InvalidInput => {
@@ -227,6 +230,7 @@ impl AfxdpPort {
             }
             other => other.map_err(bad_rings)?,
         };
+        xsk.set_tx_warm(tx_warm && !xsk.zero_copy());
         claim
             .insert(xsk.fd())
             .map_err(io_err("inserting the socket in the XSKMAP"))?;
@@ -329,7 +333,7 @@ impl Port for AfxdpPort {
 
     fn describe(&self) -> String {
         format!(
-            "afxdp {}, queue {}, {}{}{}, rx-ring {}, tx-ring {}, frame-size {}{}{}",
+            "afxdp {}, queue {}, {}{}{}, rx-ring {}, tx-ring {}, frame-size {}{}{}{}",
             self.claim.mode().name(),
             self.queue,
             if self.xsk.zero_copy() {
@@ -355,6 +359,7 @@ impl Port for AfxdpPort {
             } else {
                 ""
             },
+            if self.xsk.tx_warm() { ", tx-warm" } else { "" },
             match self.xsk.umem().pmd() {
                 Some(pmd) => format!(", UMEM of pmd {pmd}"),
                 None => String::new(),

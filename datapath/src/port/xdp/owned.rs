@@ -25,12 +25,18 @@ pub(super) struct Owned {
     /// Free frames of this socket (see `umem.rs`): refills and copies take from it, completed
     /// frames go to it, and it is topped up from or trimmed into the free list in bulk.
     pub(super) stash: Vec<u64>,
+    /// Free frames that completed a transmit last, most recent at the end: copies take them
+    /// first (see `Xsk::set_tx_warm`). Counted with the stash.
+    pub(super) warm: Vec<u64>,
     /// Packets made of received frames, frames handed over by address, packets copied, and
     /// packets dropped for want of a frame: published in `gauge`.
     pub(super) made: u64,
     pub(super) handed: u64,
     pub(super) copied: u64,
     pub(super) no_frame: u64,
+    /// Received frames whose packet was copied for sending and that came straight back to
+    /// the stash (left the packets like `handed`, but not to the kernel).
+    pub(super) reclaimed: u64,
     pub(super) gauge_id: u64,
     pub(super) gauge: Arc<SocketGauge>,
     /// Handles on the UMEM for the packets the socket makes, recycled from the frames it sends
@@ -51,10 +57,12 @@ impl Owned {
             tx_held: 0,
             tx_limit,
             stash: Vec::with_capacity(STASH_MAX + STASH_BULK),
+            warm: Vec::new(),
             made: 0,
             handed: 0,
             copied: 0,
             no_frame: 0,
+            reclaimed: 0,
             gauge_id,
             gauge,
             handles: Vec::with_capacity(STASH_MAX + STASH_BULK),
@@ -128,9 +136,9 @@ impl Owned {
                 &g.in_kernel,
                 u64::from(self.rx_held) + u64::from(self.tx_held),
             ),
-            (&g.stashed, self.stash.len() as u64),
+            (&g.stashed, (self.stash.len() + self.warm.len()) as u64),
             (&g.made, self.made),
-            (&g.handed, self.handed),
+            (&g.handed, self.handed + self.reclaimed),
             (&g.tx_by_address, self.handed),
             (&g.tx_copied, self.copied),
             (&g.tx_no_frame, self.no_frame),
@@ -147,6 +155,7 @@ impl Drop for Owned {
         let umem = self.reservation.umem().clone();
         let size = u64::try_from(umem.frame_size()).unwrap_or(0);
         let mut back = std::mem::take(&mut self.stash);
+        back.append(&mut self.warm);
         for (w, word) in self.bits.iter().enumerate() {
             let mut bits = *word;
             while bits != 0 {

@@ -160,7 +160,8 @@ pub(super) struct SocketGauge {
     pub(super) stashed: AtomicU64,
     /// Packets made of received frames.
     pub(super) made: AtomicU64,
-    /// Frames of packets handed to the tx ring by address.
+    /// Frames of packets handed to the tx ring by address, or straight back to the stash
+    /// once their packet was copied for sending.
     pub(super) handed: AtomicU64,
     pub(super) tx_by_address: AtomicU64,
     pub(super) tx_copied: AtomicU64,
