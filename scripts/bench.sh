@@ -7,7 +7,7 @@
 #   scripts/bench.sh --generator-only      # vsbench against trafgen on a bare veth pair
 #   scripts/bench.sh --zero-loss --sizes 64   # also each switch's zero-loss rate (RFC 2544 idea)
 #
-# Options: --duration S (per point), --rounds N, --switches "ours ours-nap ovs kernel",
+# Options: --duration S (per point), --rounds N, --switches "ours ours-nap ovs kernel xdp-fwd",
 # --scenarios "p2p acl flows10k churn paced", --sizes "64 512 1500" (frame sizes of the p2p scenario;
 # the others use 64), --rate PPS (send at this rate instead of flat out), --no-write (do not
 # touch docs/PERFORMANCE.md), --generator-only, --skip-generator (no vsbench-against-trafgen
@@ -25,8 +25,10 @@
 #
 # Switches: ours (vswitchd as configured by default), ours-nap (the same with [datapath]
 # nap_us = --nap-us: a lightly loaded PMD thread sleeps between polls instead of spinning; it
-# runs only the paced scenario, since a saturated thread never naps), Open vSwitch (ovs) and
-# the kernel.
+# runs only the paced scenario, since a saturated thread never naps), Open vSwitch (ovs), the
+# kernel, and xdp-fwd: no switch, only an XDP program on each port redirecting every frame out
+# of the other (tests/src/bin/xdpfwd.rs), the least work any forwarder between the two ports can
+# do here; what it forwards is the ceiling of the measurement (p2p only; needs --sink xdp).
 #
 # Topology: namespaces <P>g and <P>s; veth <P>g0 (in <P>g) to <P>a (root namespace) and <P>s0
 # (in <P>s) to <P>b. The switch under test joins <P>a (port 1) and <P>b (port 2). vsbench sends
@@ -91,7 +93,7 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 DURATION=5
 ROUNDS=2
-SWITCHES="ours ours-nap ovs kernel"
+SWITCHES="ours ours-nap ovs kernel xdp-fwd"
 SCENARIOS="p2p acl flows10k churn paced"
 PACED_RATE=300000
 NAP_US=50
@@ -150,6 +152,11 @@ awk -v t="$ZL_TRIAL" 'BEGIN { exit !(t >= 1 && t <= 60) }' || { echo "bench: --z
 [[ "$TX_MODE" =~ ^(xdp|socket)$ ]] || { echo "bench: --tx-mode is xdp or socket" >&2; exit 2; }
 [[ "$SINK" =~ ^(xdp|socket)$ ]] || { echo "bench: --sink is xdp or socket" >&2; exit 2; }
 [ "$TX_MODE" = socket ] || [ "$TX_THREADS" = 1 ] || { echo "bench: --tx-threads needs --tx-mode socket" >&2; exit 2; }
+if [ "$SINK" = socket ] && grep -qw xdp-fwd <<<"$SWITCHES"; then
+    # Its redirected frames need NAPI on the sink's veth, which only the XDP counter gives it.
+    echo "bench: xdp-fwd needs --sink xdp; leaving it out" >&2
+    SWITCHES="$(tr ' ' '\n' <<<"$SWITCHES" | grep -vx xdp-fwd | tr '\n' ' ')"
+fi
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -175,9 +182,10 @@ fi
 # --- build ----------------------------------------------------------------------------------
 log "building vsbench, vswitchd and ofctl (release)"
 # BENCH_NO_BUILD=1 reuses the binaries already built (repeated runs).
-[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --quiet -p tests -p vswitchd -p ofctl --bin vsbench --bin vswitchd --bin ofctl
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --quiet -p tests -p vswitchd -p ofctl --bin vsbench --bin xdpfwd --bin vswitchd --bin ofctl
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 VSBENCH="$TARGET/vsbench"
+XDPFWD="$TARGET/xdpfwd"
 VSWITCHD="$TARGET/vswitchd"
 OFCTL="$TARGET/ofctl"
 
@@ -187,6 +195,7 @@ WORK="$(mktemp -d "/tmp/bench-$P.XXXXXX")"
 OVS_DIR="$WORK/ovs"
 OVS_BR="${P}o"
 VS_PID=""
+FWD_PID=""
 CHURN_PID=""
 RESULTS="$WORK/results.tsv"
 HZ="$(getconf CLK_TCK)"
@@ -222,6 +231,13 @@ stop_kernel() {
     ip link del "${P}k" 2>/dev/null || true
     nft delete table bridge "$P" 2>/dev/null || true
 }
+stop_xdpfwd() {
+    if [ -n "$FWD_PID" ]; then
+        kill "$FWD_PID" 2>/dev/null || true
+        wait "$FWD_PID" 2>/dev/null || true
+        FWD_PID=""
+    fi
+}
 stop_churn() {
     if [ -n "$CHURN_PID" ]; then
         kill "$CHURN_PID" 2>/dev/null || true
@@ -234,6 +250,7 @@ cleanup() {
     stop_ours
     stop_ovs
     stop_kernel
+    stop_xdpfwd
     ip netns del "${P}g" 2>/dev/null || true
     ip netns del "${P}s" 2>/dev/null || true
     ip link del "${P}a" 2>/dev/null || true
@@ -413,6 +430,15 @@ kernel_rules() { # acl|none
     nft -f "$WORK/kernel.nft"
 }
 
+# The ceiling: XDP programs redirecting between the two ports, no switch (tests/src/bin/xdpfwd.rs).
+start_xdpfwd() {
+    "$XDPFWD" "${P}a" "${P}b" --seconds 7200 >"$WORK/xdpfwd.out" 2>>"$WORK/xdp-fwd.err" &
+    FWD_PID=$!
+    for _ in $(seq 50); do grep -q ready "$WORK/xdpfwd.out" 2>/dev/null && break; sleep 0.1; done
+    grep -q ready "$WORK/xdpfwd.out" || { log "xdpfwd did not start"; return 1; }
+    SWITCH_PID="$FWD_PID"
+}
+
 # start_switch, and once more after a failure (Open vSwitch's AF_XDP port setup failed once in a
 # few dozen starts here, with nothing in its log to say why).
 start_switch_retry() { # name round
@@ -428,6 +454,7 @@ start_switch() { # name
         ours-nap) start_ours "$NAP_US" ;;
         ovs) start_ovs ;;
         kernel) start_kernel ;;
+        xdp-fwd) start_xdpfwd ;;
     esac
 }
 stop_switch() {
@@ -435,6 +462,7 @@ stop_switch() {
         ours|ours-nap) stop_ours ;;
         ovs) stop_ovs ;;
         kernel) stop_kernel ;;
+        xdp-fwd) stop_xdpfwd ;;
     esac
 }
 load_rules() { # switch scenario
@@ -444,6 +472,7 @@ load_rules() { # switch scenario
         ours|ours-nap) ours_flows "$file" ;;
         ovs) ovs_flows "$file" ;;
         kernel) if [ "$2" = acl ]; then kernel_rules acl; else kernel_rules none; fi ;;
+        xdp-fwd) ;;
     esac
 }
 
@@ -546,7 +575,7 @@ point() { # round switch scenario size flows
     [ "$scen" = paced ] && rate="$PACED_RATE"
     [ "$scen" = churn ] && { echo 0 >"$WORK/churn"; churn_s=$(awk -v d="$DURATION" 'BEGIN { printf "%d", d + 1.999 }'); churn_loop "$sw" "$churn_s" & CHURN_PID=$!; }
     PROFILE_PID=""
-    if [ "$PROFILE" = 1 ] && [ "$round" = 1 ] && [ "$scen" = p2p ] && [ "$size" = 64 ] && [ -n "$SWITCH_PID" ]; then
+    if [ "$PROFILE" = 1 ] && [ "$sw" != xdp-fwd ] && [ "$round" = 1 ] && [ "$scen" = p2p ] && [ "$size" = 64 ] && [ -n "$SWITCH_PID" ]; then
         # From 1 s in until 1 s before the end: the steady state.
         (sleep 1; profile_start "$sw" "$SWITCH_PID" "$(awk -v d="$DURATION" 'BEGIN { printf "%d", (d > 3 ? d - 2 : 1) }')"; wait) &
         PROFILE_PID=$!
@@ -705,6 +734,8 @@ if [ "$GEN_ONLY" = 0 ]; then
             for scen in $SCENARIOS; do
                 # A saturated PMD thread never naps: ours-nap differs from ours only when paced.
                 [ "$sw" != ours-nap ] || [ "$scen" = paced ] || continue
+                # The ceiling has no rules: only port to port means anything for it.
+                [ "$sw" != xdp-fwd ] || [ "$scen" = p2p ] || continue
                 if load_rules "$sw" "$scen" 2>>"$WORK/$sw.err"; then
                     scenario_points point "$round" "$sw" "$scen"
                     [ "$ZERO_LOSS" = 0 ] || scenario_points zero_loss_search "$round" "$sw" "$scen"
@@ -762,21 +793,21 @@ TABLE="$WORK/table.md"
             order["p2p"] = 1; order["acl"] = 2; order["flows10k"] = 3; order["churn"] = 4; order["paced"] = 5
             for (k in keys) {
                 split(k, f, SUBSEP)
-                for (si = 1; si <= 4; si++) {
-                    sw = (si == 1 ? "ours" : si == 2 ? "ours-nap" : si == 3 ? "ovs" : "kernel")
+                for (si = 1; si <= 5; si++) {
+                    sw = (si == 1 ? "ours" : si == 2 ? "ours-nap" : si == 3 ? "ovs" : si == 4 ? "kernel" : "xdp-fwd")
                     if (!n[k, sw]) continue
                     c = n[k, sw]
                     cpp = (pk[k, sw] > 0 ? cpu[k, sw] / pk[k, sw] * 1e9 : 0)
                     spp = (pk[k, sw] > 0 ? sirq[k, sw] / pk[k, sw] * 1e9 : 0)
                     r1 = r2 = r3 = "–"
                     mine = (sw == "ours" || sw == "ours-nap")
-                    if (mine && n[k, "ovs"] && dp[k, "ovs"] > 0) r1 = sprintf("%.2fx", dp[k, sw] / dp[k, "ovs"])
+                    if ((mine || sw == "xdp-fwd") && n[k, "ovs"] && dp[k, "ovs"] > 0) r1 = sprintf("%.2fx", dp[k, sw] / dp[k, "ovs"])
                     if (mine && n[k, "kernel"] && dp[k, "kernel"] > 0) r2 = sprintf("%.2fx", dp[k, sw] / dp[k, "kernel"])
                     if (mine && n[k, "ovs"] && pk[k, "ovs"] > 0 && cpp > 0) r3 = sprintf("%.2fx", cpp / (cpu[k, "ovs"] / pk[k, "ovs"] * 1e9))
                     name = f[1] (f[1] == "churn" ? sprintf(" (%.0f changes/s)", ch[k, sw] / c) : f[1] == "paced" ? sprintf(" at %.0fk/s", pr / 1000) : "")
                     printf "%d %05d %s | %s | %dB | %d | %s | %.0f | %.0f | %.2f%% (%.2f%%) | %.0f / %.0f | %s | %.0f | %s | %s | %s |\n",
                         order[f[1]], f[2], si, name, f[2], f[3], sw, off[k, sw] / c, dp[k, sw] / c, loss[k, sw] / c,
-                        (st[k, sw] > 0 ? 100 * vd[k, sw] / st[k, sw] : 0), p50[k, sw] / c, p99[k, sw] / c, (sw == "kernel" ? "–" : sprintf("%.0f", cpp)), spp, r1, r2, r3
+                        (st[k, sw] > 0 ? 100 * vd[k, sw] / st[k, sw] : 0), p50[k, sw] / c, p99[k, sw] / c, (sw == "kernel" || sw == "xdp-fwd" ? "–" : sprintf("%.0f", cpp)), spp, r1, r2, r3
                 }
             }
         }' pr="$PACED_RATE" "$RESULTS" | sort -k1,1n -k2,2n -k3,3n | cut -d' ' -f4-
@@ -798,15 +829,15 @@ TABLE="$WORK/table.md"
             order["p2p"] = 1; order["acl"] = 2; order["flows10k"] = 3; order["churn"] = 4
             for (k in keys) {
                 split(k, f, SUBSEP)
-                for (si = 1; si <= 3; si++) {
-                    sw = (si == 1 ? "ours" : si == 2 ? "ovs" : "kernel")
+                for (si = 1; si <= 4; si++) {
+                    sw = (si == 1 ? "ours" : si == 2 ? "ovs" : si == 3 ? "kernel" : "xdp-fwd")
                     if (!n[k, sw]) continue
                     m = sum[k, sw] / n[k, sw]
                     ratio = "–"; at = "–"
-                    if (sw == "ours" && n[k, "ovs"] && sum[k, "ovs"] > 0) {
+                    if ((sw == "ours" || sw == "xdp-fwd") && n[k, "ovs"] && sum[k, "ovs"] > 0) {
                         mo = sum[k, "ovs"] / n[k, "ovs"]
-                        if (gen[k, "ours"] && gen[k, "ovs"]) ratio = "– (both at the generator)"
-                        else ratio = sprintf("%s%.2fx", gen[k, "ours"] ? ">=" : gen[k, "ovs"] ? "<=" : "", m / mo)
+                        if (gen[k, sw] && gen[k, "ovs"]) ratio = "– (both at the generator)"
+                        else ratio = sprintf("%s%.2fx", gen[k, sw] ? ">=" : gen[k, "ovs"] ? "<=" : "", m / mo)
                     }
                     if (sw == "ours" && nat[k]) {
                         lost = (sent[k] > recv[k] ? sent[k] - recv[k] : 0)

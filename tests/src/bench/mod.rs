@@ -18,6 +18,7 @@ pub mod hist;
 pub mod rx;
 pub mod sys;
 pub mod tx;
+pub mod xdpfwd;
 pub mod xdprx;
 pub mod xdptx;
 
