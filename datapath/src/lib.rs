@@ -8,6 +8,7 @@ pub mod clock;
 pub mod dpctl;
 pub mod drops;
 pub mod exec;
+mod offload;
 pub mod packet;
 mod pmd;
 pub mod port;
@@ -193,8 +194,13 @@ impl Datapath {
             stop: AtomicBool::new(false),
             reval_requested: Mutex::new(false),
             reval_cv: Condvar::new(),
+            offload: port::afxdp::xdp::offload::maps().and_then(|m| m.take_slot()),
+            offload_used: AtomicBool::new(false),
+            offload_keys: AtomicU64::new(0),
+            offload_failures: AtomicU64::new(0),
             cfg,
         });
+        offload::set_version(&shared, 1);
         let manual = (shared.cfg.pmd_threads == 0).then(|| {
             // No thread waits on a manual context: `quiesce` and `set_tables` skip it.
             if let Some(p) = shared.pmds.first() {
@@ -271,6 +277,11 @@ impl Datapath {
             .pmd()
             .filter(|p| *p < s.pmds.len())
             .unwrap_or_else(|| s.least_loaded_pmd());
+        let xdp = port.xdp();
+        let xdp_tx_ok = xdp.is_some_and(|x| {
+            port::afxdp::xdp::offload::xdp_features(x.ifindex)
+                .is_ok_and(|f| f & port::afxdp::xdp::offload::XDP_ACT_NDO_XMIT != 0)
+        });
         let entry = Arc::new(PortEntry {
             ofport,
             name: port.name().to_string(),
@@ -279,6 +290,8 @@ impl Datapath {
             poll_fd: port.poll_fd(),
             port: Mutex::new(port),
             stats: PortCounters::default(),
+            xdp,
+            xdp_tx_ok: AtomicBool::new(xdp_tx_ok),
         });
         tracing::info!(bridge = %s.bridge, ofport, port = %entry.name, pmd, "port added");
         let mut map = PortMap {
@@ -311,6 +324,8 @@ impl Datapath {
         s.ports.store(Arc::new(map));
         s.quiesce_ports();
         self.quiesce_manual();
+        // No key may send to (or wait for frames from) an interface that is no longer ours.
+        offload::withdraw_port(s, ofport);
         // The port's own drop totals go into the datapath's counters, which only ever grow.
         let mut gone = LocalDrops::default();
         for (reason, n) in lock(&entry.port).port_drops() {
@@ -332,6 +347,9 @@ impl Datapath {
             s.snapshot.store(Arc::new(Snapshot { tables, version }));
             version
         };
+        // The XDP programs stop using older decisions before the PMD threads are waited for
+        // (a key a PMD thread installs meanwhile carries its batch's version).
+        offload::set_version(s, version);
         // Pairs with the fence in the PMD loop between publishing `busy` and loading the
         // snapshot: either the PMD thread sees the new snapshot, or we see it busy.
         fence(Ordering::SeqCst);
@@ -501,6 +519,11 @@ impl Datapath {
             if h.join().is_err() {
                 tracing::error!(bridge = %s.bridge, "a datapath thread panicked");
             }
+        }
+        // The XDP programs go with the ports; their keys go first, so that none forwards
+        // while the ports close.
+        for f in s.all_megaflows() {
+            s.kill(&f);
         }
         let _g = lock(&s.port_lock);
         s.ports.store(Arc::new(PortMap::default()));

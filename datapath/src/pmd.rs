@@ -62,7 +62,9 @@ use crate::cache::{Decision, Megaflow};
 use crate::clock::now_ms;
 use crate::drops::{Drop, LocalDrops};
 use crate::exec::{execute, Env};
+use crate::offload::Target;
 use crate::packet::Packet;
+use crate::port::afxdp::xdp::offload::{self as xdp_offload, XdpKey};
 use crate::stats::PacketIn;
 use crate::upcall::{fresh_decision, upcall, upcall_burst, TokenBucket};
 use crate::{lock, PortCounters, PortEntry, PortMap, Shared, Snapshot, BUSY_LOADING};
@@ -172,7 +174,16 @@ pub(crate) struct Pmd {
     last_sweep: Instant,
     /// Number of the batch being processed (from 1), for [`Megaflow::batch_slot`].
     batch: u64,
+    /// Per flow of the batch, whether its decision can be offloaded (computed on first use).
+    targets: Vec<Option<Option<Target>>>,
+    /// The XDP keys this thread installed, with the megaflow and version they were installed
+    /// for: a frame of an installed key that still reaches the thread (queued before the
+    /// key took effect) does not install it again.
+    installed: HashMap<XdpKey, (u64, u64)>,
 }
+
+/// Keys remembered in [`Pmd::installed`] at most (forgotten all at once beyond).
+const INSTALLED_MAX: usize = 2 * xdp_offload::MAX_ENTRIES as usize;
 
 /// Runs PMD thread `id` until the datapath stops.
 pub(crate) fn run(shared: Arc<Shared>, id: usize, cpu: Option<usize>) {
@@ -231,6 +242,8 @@ impl Pmd {
             tx_lens: Vec::with_capacity(batch),
             last_sweep: Instant::now(),
             batch: 0,
+            targets: Vec::with_capacity(batch),
+            installed: HashMap::new(),
             shared,
         }
     }
@@ -453,6 +466,19 @@ impl Pmd {
             }
         }
         rules.flush(now_ms);
+        if let Some(x) = entry.xdp.filter(|_| shared.offload.is_some()) {
+            if let Some(id) = x.offload_id {
+                self.offload(
+                    &shared,
+                    entry,
+                    ports,
+                    (id, x.queue),
+                    &pkts,
+                    &verdicts,
+                    &flows,
+                );
+            }
+        }
         let mut env = PmdEnv {
             pmd: self,
             shared: &shared,
@@ -483,6 +509,64 @@ impl Pmd {
         self.hashes = hashes;
         self.verdicts = verdicts;
         self.flows = flows;
+    }
+
+    /// Installs the XDP offload keys of the batch's frames whose decision the port's program
+    /// can carry out (`hook`: the port's offload id and queue); see [`crate::offload`].
+    #[allow(clippy::too_many_arguments)]
+    fn offload(
+        &mut self,
+        shared: &Shared,
+        entry: &PortEntry,
+        ports: &PortMap,
+        hook: (u32, u32),
+        pkts: &[Packet],
+        verdicts: &[Verdict],
+        flows: &[BatchFlow],
+    ) {
+        self.targets.clear();
+        self.targets.resize(flows.len(), None);
+        for (pkt, verdict) in pkts.iter().zip(verdicts) {
+            let Verdict::Go(i) = *verdict else {
+                continue;
+            };
+            let Some(bf) = flows.get(i) else {
+                continue;
+            };
+            let Some(flow) = &bf.flow else {
+                continue;
+            };
+            let Some(slot) = self.targets.get_mut(i) else {
+                continue;
+            };
+            let target = *slot
+                .get_or_insert_with(|| crate::offload::target(entry, ports, &bf.decision, flow));
+            let Some(target) = target else {
+                continue;
+            };
+            let Some(key) = xdp_offload::key_of(pkt.data(), hook.0, hook.1) else {
+                continue;
+            };
+            if !xdp_offload::flags_allow(key[28], target.tcp_flags) {
+                continue;
+            }
+            let stamp = (flow.id, bf.decision.version);
+            if self.installed.get(&key) == Some(&stamp) {
+                continue;
+            }
+            crate::offload::install(
+                shared,
+                flow,
+                &key,
+                target,
+                bf.decision.version,
+                entry.ofport,
+            );
+            if self.installed.len() >= INSTALLED_MAX {
+                self.installed.clear();
+            }
+            self.installed.insert(key, stamp);
+        }
     }
 
     /// Looks `key` up in the caches (`hash`: its EMC hash, `None` to leave the EMC out); a

@@ -72,6 +72,7 @@ pub struct PassStats {
 
 /// One pass over every megaflow: evicts idle ones and re-translates stale ones.
 pub(crate) fn pass(shared: &Shared) -> PassStats {
+    crate::offload::check_targets(shared);
     let flows = shared.all_megaflows();
     let idle_ms = shared.cfg.megaflow_idle_ms;
     let mut st = PassStats::default();
@@ -88,6 +89,8 @@ pub(crate) fn pass(shared: &Shared) -> PassStats {
                 continue;
             }
             st.examined += 1;
+            // What the XDP programs handled counts as use before idleness is judged.
+            crate::offload::sync(shared, flow, false, None);
             if now.saturating_sub(flow.idle_since()) > idle_ms {
                 shared.kill(flow);
                 st.evicted += 1;

@@ -17,6 +17,7 @@ use flowtable::{FlowKey, FlowMask};
 
 use crate::cache::{Decision, Megaflow};
 use crate::drops::{self, DropCounters};
+use crate::port::afxdp::xdp::offload::{Slot, XdpPort};
 use crate::port::afxdp::xdp::umem::UmemGroup;
 use crate::stats::PacketIn;
 use crate::upcall::TokenBucket;
@@ -77,6 +78,10 @@ pub(crate) struct PortEntry {
     /// Locked by the receiving PMD thread for `recv` and by any PMD thread for `send`.
     pub port: Mutex<Box<dyn Port>>,
     pub stats: PortCounters,
+    /// The XDP side of an afxdp port (`Port::xdp`).
+    pub xdp: Option<XdpPort>,
+    /// Whether its interface takes frames redirected by XDP (checked by the revalidator).
+    pub xdp_tx_ok: AtomicBool,
 }
 
 impl std::fmt::Debug for PortEntry {
@@ -194,6 +199,14 @@ pub(crate) struct Shared {
     /// Set (and the condvar notified) to request a revalidation pass.
     pub reval_requested: Mutex<bool>,
     pub reval_cv: Condvar,
+    /// The datapath's slot in the XDP offload version map; `None`: no offload.
+    pub offload: Option<Slot>,
+    /// Set once a key has been installed: table swaps then wait for the programs.
+    pub offload_used: AtomicBool,
+    /// Keys installed now.
+    pub offload_keys: AtomicU64,
+    /// Installations the kernel refused (map full).
+    pub offload_failures: AtomicU64,
 }
 
 impl std::fmt::Debug for Shared {
@@ -249,6 +262,7 @@ impl Shared {
     pub fn kill(&self, flow: &Megaflow) {
         if flow.kill() {
             lock(&self.registry).remove(&flow.id);
+            crate::offload::sync(self, flow, true, None);
             self.request_sweep();
         }
     }

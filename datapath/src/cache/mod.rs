@@ -29,8 +29,9 @@
 pub mod emc;
 pub mod megaflow;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use flowtable::pipeline::{DpAction, Translation};
@@ -38,6 +39,8 @@ use flowtable::table::{FlowRule, Millis};
 use flowtable::{FlowKey, FlowMask};
 
 use crate::drops::Drop;
+use crate::offload::Offloaded;
+use crate::port::afxdp::xdp::offload::XdpKey;
 
 /// What to do with the packets of a megaflow, as translated from one table version.
 #[derive(Debug)]
@@ -98,6 +101,13 @@ pub struct Megaflow {
     slot: AtomicU64,
     created: Millis,
     dead: AtomicBool,
+    /// What the ports' XDP programs forwarded or dropped for it ([`crate::offload`]), counted
+    /// by whichever thread reads the kernel's counters (hence read-modify-writes).
+    xdp_packets: AtomicU64,
+    xdp_bytes: AtomicU64,
+    xdp_used: AtomicU64,
+    /// The exact keys installed in the XDP offload map for it.
+    pub(crate) offloaded: Mutex<HashMap<XdpKey, Offloaded>>,
 }
 
 /// Room for a batch flow index in [`Megaflow::slot`] (batches hold at most 1024 packets).
@@ -124,6 +134,10 @@ impl Megaflow {
             slot: AtomicU64::new(0),
             created: now,
             dead: AtomicBool::new(false),
+            xdp_packets: AtomicU64::new(0),
+            xdp_bytes: AtomicU64::new(0),
+            xdp_used: AtomicU64::new(0),
+            offloaded: Mutex::new(HashMap::new()),
         }
     }
 
@@ -161,19 +175,33 @@ impl Megaflow {
         }
     }
 
-    /// Packets counted.
+    /// Counts `packets` packets of `bytes` bytes that an XDP program handled, seen at `now`.
+    pub fn hit_offloaded(&self, packets: u64, bytes: u64, now: Millis) {
+        self.xdp_packets.fetch_add(packets, Ordering::Relaxed);
+        self.xdp_bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.xdp_used.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Packets counted (the PMD thread's and the XDP programs').
     pub fn packets(&self) -> u64 {
-        self.packets.load(Ordering::Relaxed)
+        self.packets.load(Ordering::Relaxed) + self.xdp_packets.load(Ordering::Relaxed)
     }
 
     /// Bytes counted.
     pub fn bytes(&self) -> u64 {
-        self.bytes.load(Ordering::Relaxed)
+        self.bytes.load(Ordering::Relaxed) + self.xdp_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Of the packets, those an XDP program handled.
+    pub fn packets_offloaded(&self) -> u64 {
+        self.xdp_packets.load(Ordering::Relaxed)
     }
 
     /// Last hit, 0 if none.
     pub fn used(&self) -> Millis {
-        self.used.load(Ordering::Relaxed)
+        self.used
+            .load(Ordering::Relaxed)
+            .max(self.xdp_used.load(Ordering::Relaxed))
     }
 
     /// The time idleness counts from: the last hit, or the creation.

@@ -13,6 +13,7 @@
 //! | `need-wakeup` | `true`, `false`            | `true`  | bind with `XDP_USE_NEED_WAKEUP`           |
 //! | `csum-repair` | `true`, `false`            | `true`  | complete partial TCP/UDP checksums on rx  |
 //! | `tx-warm`     | `true`, `false`            | `true`  | copy mode: send from recently completed frames ([`Xsk::set_tx_warm`]) |
+//! | `xdp-offload` | `true`, `false`            | `true`  | native mode: the XDP program forwards cached flows itself ([`xdp::offload`]) |
 //!
 //! One port serves one queue (`queue`, below 256); the ports of the queues of one interface
 //! share its XDP program and map ([`xdp::hook`]). The first of them to open takes over the
@@ -42,6 +43,7 @@ use self::xdp::hook::{Claim, HookError, MAX_QUEUES};
 use self::xdp::ingress::Ingress;
 use self::xdp::netdev;
 use self::xdp::netlink::XdpMode;
+use self::xdp::offload::XdpPort;
 use self::xdp::options::Options;
 use self::xdp::umem::{Umem, UmemGroup, UmemStats};
 use self::xdp::xsk::{Xsk, XskConfig, XskStats};
@@ -59,6 +61,7 @@ const OPTIONS: &[&str] = &[
     "need-wakeup",
     "csum-repair",
     "tx-warm",
+    "xdp-offload",
 ];
 
 /// Bytes the kernel reserves in front of a received frame in its UMEM frame
@@ -187,6 +190,7 @@ impl AfxdpPort {
         };
         let csum_repair = opts.flag("csum-repair", true)?;
         let tx_warm = opts.flag("tx-warm", true)?;
+        let offload = opts.flag("xdp-offload", true)?;
         let mtu = netdev::mtu(iface).map_err(io_err("reading the MTU"))?;
         // Default: the smallest frame that holds a full-MTU frame (2048 bytes up to MTU 1770),
         // so that a port on a standard interface takes half the memory of page-sized frames.
@@ -202,18 +206,20 @@ impl AfxdpPort {
                 format!("{frame} is too small for MTU {mtu} (needs MTU + 278 bytes)"),
             ));
         }
-        let claim = Claim::new(iface, ifindex, try_modes, cfg.queue).map_err(|e| match e {
-            HookError::ModeConflict { attached } => opts.bad(
-                "xdp-mode",
-                format!(
-                    "another port attached this interface in {} mode",
-                    attached.name()
+        let offload = offload.then_some(csum_repair);
+        let claim =
+            Claim::new(iface, ifindex, try_modes, cfg.queue, offload).map_err(|e| match e {
+                HookError::ModeConflict { attached } => opts.bad(
+                    "xdp-mode",
+                    format!(
+                        "another port attached this interface in {} mode",
+                        attached.name()
+                    ),
                 ),
-            ),
-            HookError::QueueTaken => opts.bad("queue", "another port serves this queue"),
-            HookError::QueueRange => opts.bad("queue", format!("must be below {MAX_QUEUES}")),
-            HookError::Io { op, source } => io_err(op)(source),
-        })?;
+                HookError::QueueTaken => opts.bad("queue", "another port serves this queue"),
+                HookError::QueueRange => opts.bad("queue", format!("must be below {MAX_QUEUES}")),
+                HookError::Io { op, source } => io_err(op)(source),
+            })?;
         let mode = claim.mode();
         cfg.multi_buffer = mode == XdpMode::Skb;
         let bad_rings = |e: io::Error| match e.kind() {
@@ -325,6 +331,16 @@ impl Port for AfxdpPort {
 
     fn mtu(&self) -> usize {
         self.mtu
+    }
+
+    fn xdp(&self) -> Option<XdpPort> {
+        Some(XdpPort {
+            ifindex: self.cfg.ifindex,
+            netns: self.claim.netns(),
+            offload_id: self.claim.offload_id(),
+            queue: self.queue,
+            max_len: u32::try_from(self.mtu + 14).unwrap_or(u32::MAX),
+        })
     }
 
     fn mac(&self) -> Option<[u8; 6]> {

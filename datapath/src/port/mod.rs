@@ -51,6 +51,10 @@ pub trait Port: Send + 'static {
     fn port_drops(&self) -> Vec<(Drop, u64)> {
         Vec::new()
     }
+    /// The XDP side of an afxdp port (offload source and target), `None` for other kinds.
+    fn xdp(&self) -> Option<afxdp::xdp::offload::XdpPort> {
+        None
+    }
 }
 
 /// The kinds of port.

@@ -17,9 +17,10 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::bpf_sys::{
-    insn, object_name, sys_bpf, MapCreateAttr, MapElemAttr, ProgLoadAttr, BPF_MAP_CREATE,
+    insn, object_name, sys_bpf, Insn, MapCreateAttr, MapElemAttr, ProgLoadAttr, BPF_MAP_CREATE,
     BPF_MAP_DELETE_ELEM, BPF_MAP_UPDATE_ELEM, BPF_PROG_LOAD, BPF_PROG_TYPE_XDP, BPF_PSEUDO_MAP_FD,
 };
+use super::offload;
 
 const BPF_MAP_TYPE_XSKMAP: u32 = 17;
 const BPF_FUNC_REDIRECT_MAP: i32 = 51;
@@ -110,7 +111,7 @@ impl RedirectProgram {
     /// generic XDP pass frames larger than a page to a socket bound with `XDP_USE_SG`.
     pub fn load(map: &XskMap, frags: bool) -> io::Result<RedirectProgram> {
         let map_fd = map.fd.as_raw_fd();
-        let insns = [
+        let insns = vec![
             // BPF_LDX | BPF_MEM | BPF_W
             insn(0x61, 2, 1, XDP_MD_RX_QUEUE_INDEX, 0),
             // BPF_LD | BPF_DW | BPF_IMM, two slots
@@ -123,6 +124,22 @@ impl RedirectProgram {
             // BPF_JMP | BPF_EXIT
             insn(0x95, 0, 0, 0, 0),
         ];
+        Self::load_insns("xsk_redirect", &insns, frags)
+    }
+
+    /// Loads the offload program ([`super::offload`]) of hook `hook_id`, which sends what it
+    /// does not forward itself to `map`'s sockets; native mode only (no frags).
+    pub fn load_offload(
+        map: &XskMap,
+        maps: &offload::Maps,
+        hook_id: u32,
+        csum_check: bool,
+    ) -> io::Result<RedirectProgram> {
+        let insns = offload::program(maps, map.fd.as_raw_fd(), hook_id, csum_check);
+        Self::load_insns("vs_offload", &insns, false)
+    }
+
+    fn load_insns(name: &str, insns: &[Insn], frags: bool) -> io::Result<RedirectProgram> {
         let license = c"Apache-2.0";
         let mut log = vec![0u8; 0];
         let attempt = |log: &mut Vec<u8>| {
@@ -131,7 +148,7 @@ impl RedirectProgram {
                 insn_cnt: u32::try_from(insns.len()).unwrap_or(0),
                 insns: insns.as_ptr() as u64,
                 license: license.as_ptr() as u64,
-                prog_name: object_name("xsk_redirect"),
+                prog_name: object_name(name),
                 prog_flags: if frags { BPF_F_XDP_HAS_FRAGS } else { 0 },
                 ..ProgLoadAttr::default()
             };

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use super::bpf::{RedirectProgram, XskMap};
 use super::netlink::{Netlink, XdpMode};
+use super::offload;
 
 /// Receive queues a hook can serve (`0..MAX_QUEUES`): the size of its `XSKMAP`.
 pub const MAX_QUEUES: u32 = 256;
@@ -61,6 +62,9 @@ pub struct Hook {
     mode: XdpMode,
     map: XskMap,
     prog: RedirectProgram,
+    /// The hook's id in offload keys, when its program offloads ([`offload`]).
+    offload_id: Option<u32>,
+    netns: u64,
     netlink: Netlink,
     queues: Mutex<Vec<u32>>,
 }
@@ -83,8 +87,16 @@ fn current_netns() -> io::Result<u64> {
     Ok(std::fs::metadata("/proc/thread-self/ns/net")?.ino())
 }
 
-/// Loads the program and attaches it in the first of `modes` that works.
-fn attach(iface: &str, ifindex: u32, modes: &[XdpMode]) -> Result<Hook, HookError> {
+/// Loads the program and attaches it in the first of `modes` that works. With `offload`
+/// (whether to leave partial checksums to the socket), a native-mode hook gets the offload
+/// program ([`offload`]) if the kernel takes it; otherwise, and in skb mode, the plain one.
+fn attach(
+    iface: &str,
+    ifindex: u32,
+    modes: &[XdpMode],
+    offload: Option<bool>,
+    netns: u64,
+) -> Result<Hook, HookError> {
     let io = |op: &'static str| move |source: io::Error| HookError::Io { op, source };
     let map = XskMap::create(MAX_QUEUES).map_err(io("creating the XSKMAP"))?;
     let netlink = Netlink::open().map_err(io("opening netlink"))?;
@@ -94,15 +106,34 @@ fn attach(iface: &str, ifindex: u32, modes: &[XdpMode]) -> Result<Hook, HookErro
         // program (and a multi-buffer socket) receive it, to be segmented, instead of the
         // kernel dropping it. Native mode on veth turns the peer's segmentation offload off.
         let frags = mode == XdpMode::Skb;
-        let prog = RedirectProgram::load(&map, frags)
-            .or_else(|e| {
-                if frags {
-                    RedirectProgram::load(&map, false)
-                } else {
-                    Err(e)
+        let offloading = offload
+            .filter(|_| mode == XdpMode::Native)
+            .and_then(|csum| Some((offload::maps()?, csum)))
+            .and_then(|(maps, csum)| {
+                let id = offload::next_hook_id();
+                match RedirectProgram::load_offload(&map, maps, id, csum) {
+                    Ok(prog) => Some((prog, id)),
+                    Err(e) => {
+                        tracing::warn!(iface, error = %e, "XDP offload program refused; plain redirect");
+                        None
+                    }
                 }
-            })
-            .map_err(io("loading the XDP program"))?;
+            });
+        let (prog, offload_id) = match offloading {
+            Some((prog, id)) => (prog, Some(id)),
+            None => (
+                RedirectProgram::load(&map, frags)
+                    .or_else(|e| {
+                        if frags {
+                            RedirectProgram::load(&map, false)
+                        } else {
+                            Err(e)
+                        }
+                    })
+                    .map_err(io("loading the XDP program"))?,
+                None,
+            ),
+        };
         match netlink.attach(ifindex, prog.fd(), mode) {
             Ok(()) => {
                 return Ok(Hook {
@@ -111,6 +142,8 @@ fn attach(iface: &str, ifindex: u32, modes: &[XdpMode]) -> Result<Hook, HookErro
                     mode,
                     map,
                     prog,
+                    offload_id,
+                    netns,
                     netlink,
                     queues: Mutex::new(Vec::new()),
                 })
@@ -143,6 +176,7 @@ impl Claim {
         ifindex: u32,
         modes: &[XdpMode],
         queue: u32,
+        offload: Option<bool>,
     ) -> Result<Claim, HookError> {
         if queue >= MAX_QUEUES {
             return Err(HookError::QueueRange);
@@ -169,7 +203,7 @@ impl Claim {
                 hook
             }
             None => {
-                let hook = Arc::new(attach(iface, ifindex, modes)?);
+                let hook = Arc::new(attach(iface, ifindex, modes, offload, key.netns)?);
                 hooks.retain(|(_, w)| w.strong_count() > 0);
                 hooks.push((key, Arc::downgrade(&hook)));
                 hook
@@ -187,6 +221,16 @@ impl Claim {
     /// The mode the interface's program is attached in.
     pub fn mode(&self) -> XdpMode {
         self.hook.mode
+    }
+
+    /// The hook's offload id, if its program offloads.
+    pub fn offload_id(&self) -> Option<u32> {
+        self.hook.offload_id
+    }
+
+    /// The interface's network namespace (inode number).
+    pub fn netns(&self) -> u64 {
+        self.hook.netns
     }
 
     /// Directs the frames of the claimed queue to the AF_XDP socket `xsk_fd`.

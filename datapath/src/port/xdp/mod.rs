@@ -7,6 +7,8 @@
 //! * [`netlink`]: attaching and detaching that program on an interface (`RTM_SETLINK`,
 //!   `IFLA_XDP`), in native (driver) or skb (generic) mode.
 //! * [`hook`]: the program and map of an interface, shared by the ports of its queues.
+//! * [`offload`]: the program that forwards cached flows itself (XDP flow offload), its maps,
+//!   and the query of whether an interface takes redirected frames.
 //! * [`umem`]: the frame memory, shared by the sockets of a PMD thread, and its free list;
 //!   `owned`: a socket's share of it.
 //! * [`xsk`]: the AF_XDP socket itself: the four rings, need-wakeup.
@@ -27,6 +29,7 @@ pub mod hook;
 pub mod ingress;
 pub mod netdev;
 pub mod netlink;
+pub mod offload;
 pub mod options;
 mod owned;
 pub mod umem;
