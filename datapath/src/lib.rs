@@ -400,6 +400,7 @@ impl Datapath {
 
     /// Counters of every port.
     pub fn port_stats(&self) -> Vec<PortStats> {
+        self.sync_offloaded();
         let map = self.shared.ports.load_full();
         map.by_ofport
             .values()
@@ -434,6 +435,7 @@ impl Datapath {
 
     /// The installed megaflows, in installation order.
     pub fn megaflows(&self) -> Vec<MegaflowInfo> {
+        self.sync_offloaded();
         let mut flows = self.shared.all_megaflows();
         flows.sort_by_key(|f| f.id);
         flows
@@ -445,8 +447,22 @@ impl Datapath {
                 packets: f.packets(),
                 bytes: f.bytes(),
                 used_ms: f.used(),
+                offloaded_packets: f.packets_offloaded(),
+                offloaded_keys: lock(&f.offloaded).len(),
             })
             .collect()
+    }
+
+    /// Brings the counts of the ports' XDP programs (XDP flow offload) into the megaflows,
+    /// rules, ports and drop counters now, instead of at the revalidator's next pass (the
+    /// dumps call it first).
+    pub fn sync_offloaded(&self) {
+        if self.shared.offload_keys.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        for f in self.shared.all_megaflows() {
+            offload::sync(&self.shared, &f, false, None);
+        }
     }
 
     /// Removes every megaflow (the next packet of each flow upcalls).
@@ -466,6 +482,7 @@ impl Datapath {
     /// Every named drop reason with its count, zero ones included: the PMD threads' counts
     /// plus the drops the ports counted below the datapath ([`Port::port_drops`]).
     pub fn drops(&self) -> Vec<(&'static str, u64)> {
+        self.sync_offloaded();
         let mut below = LocalDrops::default();
         for e in self.shared.ports.load_full().by_ofport.values() {
             for (reason, n) in lock(&e.port).port_drops() {
@@ -482,6 +499,8 @@ impl Datapath {
             megaflows: u64::try_from(lock(&s.registry).len()).unwrap_or(u64::MAX),
             revalidations: s.revalidations.load(Ordering::Relaxed),
             megaflow_limit_hits: s.megaflow_limit_hits.load(Ordering::Relaxed),
+            offload_keys: s.offload_keys.load(Ordering::Relaxed),
+            offload_failures: s.offload_failures.load(Ordering::Relaxed),
             ..CacheStats::default()
         };
         for p in &s.pmds {

@@ -764,3 +764,102 @@ fn afxdp_native_mode_forwards_between_namespaces() {
 fn afxdp_skb_mode_forwards_between_namespaces() {
     forwarding("skb", 2);
 }
+
+/// XDP flow offload, end to end: with peers that take redirected frames (GRO on their veth
+/// ends) and complete checksums from A, the native-mode ports' XDP programs forward the UDP
+/// flow themselves; what they forward shows in the megaflow, flow and port counters; a table
+/// change to drop stops it at once (the drops counted), and the change back restores it.
+#[test]
+fn afxdp_native_mode_offloads_cached_flows() {
+    if !prerequisites() {
+        return;
+    }
+    let _serial = serial();
+    let net = Net::create(3);
+    let [ns_a, ns_b] = &net.ns;
+    let ip_b = net.ip[1];
+    for ns in &net.ns {
+        run(&[
+            "ip", "netns", "exec", ns, "ethtool", "-K", "eth0", "gro", "on",
+        ]);
+    }
+    // A partial checksum (transmit offload) would leave every frame to the PMD thread.
+    run(&[
+        "ip", "netns", "exec", ns_a, "ethtool", "-K", "eth0", "tx", "off",
+    ]);
+    let d = Daemon::start();
+    d.ofctl_ok(&["add-br", "br0"]);
+    for host in &net.host {
+        d.ofctl_ok(&["add-port", "br0", host, "type=afxdp", "xdp-mode=native"]);
+    }
+    d.ofctl_ok(&["add-flow", "br0", "in_port=1,actions=output:2"]);
+    d.ofctl_ok(&["add-flow", "br0", "in_port=2,actions=output:1"]);
+    wait_for_path(&d, Some(ns_a), ip_b);
+
+    // 1. Forwarded, mostly by the XDP program.
+    let udp = udp_paced(ns_a, ns_b, ip_b, 20_000, 10_000);
+    assert_eq!((udp.sent, udp.received), (20_000, 20_000), "{}", d.log());
+    let megaflows = d.ofctl_ok(&["dump-megaflows", "br0"]);
+    let offloaded: u64 = numbers_after(&megaflows, "xdp_packets:").iter().sum();
+    assert!(offloaded >= 15_000, "{megaflows}");
+    eprintln!("offload: {offloaded} of 20000 UDP datagrams forwarded by XDP");
+
+    // 2. Counted as if the PMD thread had forwarded them.
+    let flows = d.ofctl_ok(&["dump-flows", "br0"]);
+    assert!(
+        numbers_after(&flows, "n_packets=")
+            .iter()
+            .any(|&n| n >= 20_000),
+        "{flows}"
+    );
+    let ports = d.ofctl_ok(&["dump-ports", "br0"]);
+    let (rx, tx) = (
+        numbers_after(&ports, "rx pkts="),
+        numbers_after(&ports, "tx pkts="),
+    );
+    assert!(
+        rx.first().is_some_and(|&n| n >= 20_000) && tx.get(1).is_some_and(|&n| n >= 20_000),
+        "{ports}"
+    );
+
+    // 3. A table change to drop takes effect for the offloaded flow too, and is counted.
+    let before = drop_count(&d.ofctl_ok(&["dump-drops", "br0"]), "no_output");
+    d.ofctl_ok(&[
+        "add-flow",
+        "br0",
+        "priority=40000,in_port=1,udp,actions=drop",
+    ]);
+    let blocked = udp_paced(ns_a, ns_b, ip_b, 5_000, 10_000);
+    assert_eq!(
+        blocked.received,
+        0,
+        "{}",
+        d.ofctl_ok(&["dump-megaflows", "br0"])
+    );
+    let drops = d.ofctl_ok(&["dump-drops", "br0"]);
+    assert!(drop_count(&drops, "no_output") >= before + 5_000, "{drops}");
+    let megaflows = d.ofctl_ok(&["dump-megaflows", "br0"]);
+    assert!(
+        megaflows
+            .lines()
+            .any(|l| l.contains("actions:drop") && l.contains("offloaded:yes")),
+        "{megaflows}"
+    );
+
+    // 4. And back.
+    d.ofctl_ok(&["del-flows", "br0", "in_port=1,udp"]);
+    let again = udp_paced(ns_a, ns_b, ip_b, 5_000, 10_000);
+    assert_eq!(
+        again.received,
+        5_000,
+        "{}",
+        d.ofctl_ok(&["dump-megaflows", "br0"])
+    );
+
+    // 5. A stopped daemon leaves nothing attached behind.
+    let mut d = d;
+    d.stop();
+    for host in &net.host {
+        assert_eq!(xdp_attachment(host), None, "{host} kept its program");
+    }
+}

@@ -556,6 +556,20 @@ pub fn render_metrics(switch: &Switch) -> String {
                 &l,
                 c.megaflow_limit_hits,
             );
+            add(
+                "vswitch_xdp_offload_keys",
+                "gauge",
+                "Exact keys installed for the ports' XDP programs (XDP flow offload).",
+                &l,
+                c.offload_keys,
+            );
+            add(
+                "vswitch_xdp_offload_failures_total",
+                "counter",
+                "XDP offload keys the kernel refused (its map full).",
+                &l,
+                c.offload_failures,
+            );
         }
         for (reason, count) in br.with_datapath(|dp| dp.drops()).unwrap_or_default() {
             add(

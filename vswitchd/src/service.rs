@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use datapath::clock::now_ms;
+use datapath::Datapath;
 use flowtable::action::OfPort;
 use flowtable::pipeline::{self, DpActions, TraceEvent};
 use flowtable::syntax::actions::format_actions_for;
@@ -391,6 +392,8 @@ impl v1::flows_server::Flows for Api {
         let tables = br.tables();
         let batches = tokio::task::spawn_blocking(move || {
             let br = br;
+            // What the ports' XDP programs forwarded counts too.
+            br.with_datapath(Datapath::sync_offloaded);
             let now = now_ms();
             let mut rules: Vec<_> = tables
                 .rules()
@@ -624,6 +627,8 @@ impl v1::megaflows_server::Megaflows for Api {
                         now.saturating_sub(m.used_ms)
                     },
                     line: m.dpctl_line_at(now),
+                    offloaded_packets: m.offloaded_packets,
+                    offloaded_keys: u64::try_from(m.offloaded_keys).unwrap_or(u64::MAX),
                 });
             }
         }

@@ -126,7 +126,9 @@ pub async fn dump_megaflows(
                 .iter()
                 .map(|m| {
                     json!({"bridge": m.bridge, "match": m.r#match, "actions": m.actions,
-                           "packets": m.packets, "bytes": m.bytes, "used_ms": m.used_ms})
+                           "packets": m.packets, "bytes": m.bytes, "used_ms": m.used_ms,
+                           "offloaded_packets": m.offloaded_packets,
+                           "offloaded_keys": m.offloaded_keys})
                 })
                 .collect(),
         )),
