@@ -7,7 +7,7 @@
 #   scripts/bench.sh --generator-only      # vsbench against trafgen on a bare veth pair
 #   scripts/bench.sh --zero-loss --sizes 64   # also each switch's zero-loss rate (RFC 2544 idea)
 #
-# Options: --duration S (per point), --rounds N, --switches "ours ours-nap ovs kernel xdp-fwd",
+# Options: --duration S (per point), --rounds N, --switches "ours ours-xsk ours-nap ovs kernel xdp-fwd",
 # --scenarios "p2p acl flows10k churn paced", --sizes "64 512 1500" (frame sizes of the p2p scenario;
 # the others use 64), --rate PPS (send at this rate instead of flat out), --no-write (do not
 # touch docs/PERFORMANCE.md), --generator-only, --skip-generator (no vsbench-against-trafgen
@@ -23,7 +23,10 @@
 # --paced-rate PPS (the rate of the paced scenario; default 300000), --nap-us N (the nap of
 # ours-nap; default 50), --sink xdp|socket (how vsbench counts arrivals, below; default xdp).
 #
-# Switches: ours (vswitchd as configured by default), ours-nap (the same with [datapath]
+# Switches: ours (vswitchd as configured by default: cached flows forwarded by the ports' XDP
+# programs where they can be, docs/DATAPATH.md "XDP flow offload"), ours-xsk (the same with
+# xdp-offload=false on its ports: every frame through the AF_XDP sockets and the PMD thread, as
+# Open vSwitch does; p2p only), ours-nap (the same as ours with [datapath]
 # nap_us = --nap-us: a lightly loaded PMD thread sleeps between polls instead of spinning; it
 # runs only the paced scenario, since a saturated thread never naps), Open vSwitch (ovs), the
 # kernel, and xdp-fwd: no switch, only an XDP program on each port redirecting every frame out
@@ -93,7 +96,7 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 DURATION=5
 ROUNDS=2
-SWITCHES="ours ours-nap ovs kernel xdp-fwd"
+SWITCHES="ours ours-xsk ours-nap ovs kernel xdp-fwd"
 SCENARIOS="p2p acl flows10k churn paced"
 PACED_RATE=300000
 NAP_US=50
@@ -357,7 +360,7 @@ write_rules() {
 }
 
 # --- switches -----------------------------------------------------------------------------------
-start_ours() { # [nap microseconds]
+start_ours() { # [nap microseconds] [port options]
     rm -rf "$WORK/vs" && mkdir -p "$WORK/vs"
     { echo "[datapath]"; [ "$PIN" = 0 ] || echo "cpus = [$PMD_CPU]"; [ -z "${1:-}" ] || echo "nap_us = $1"; } >"$WORK/vs/vswitchd.toml"
     RUST_LOG=warn "$VSWITCHD" --config "$WORK/vs/vswitchd.toml" --socket "$WORK/vs/sock" \
@@ -369,8 +372,8 @@ start_ours() { # [nap microseconds]
     local out
     # BENCH_PORT_OPTIONS (e.g. "rx-ring=1024"): port options for experiments; unset by default.
     # shellcheck disable=SC2086
-    out="$(ours add-port br0 "${P}a" type=afxdp ofport=1 ${BENCH_PORT_OPTIONS:-}
-        ours add-port br0 "${P}b" type=afxdp ofport=2 ${BENCH_PORT_OPTIONS:-})"
+    out="$(ours add-port br0 "${P}a" type=afxdp ofport=1 ${2:-} ${BENCH_PORT_OPTIONS:-}
+        ours add-port br0 "${P}b" type=afxdp ofport=2 ${2:-} ${BENCH_PORT_OPTIONS:-})"
     echo "$out" >>"$WORK/vswitchd.log"
     if grep -q 'not up' <<<"$out"; then log "our ports are not up: $out"; return 1; fi
     SWITCH_PID="$VS_PID"
@@ -452,6 +455,7 @@ start_switch() { # name
     case "$1" in
         ours) start_ours ;;
         ours-nap) start_ours "$NAP_US" ;;
+        ours-xsk) start_ours "" xdp-offload=false ;;
         ovs) start_ovs ;;
         kernel) start_kernel ;;
         xdp-fwd) start_xdpfwd ;;
@@ -459,7 +463,7 @@ start_switch() { # name
 }
 stop_switch() {
     case "$1" in
-        ours|ours-nap) stop_ours ;;
+        ours|ours-nap|ours-xsk) stop_ours ;;
         ovs) stop_ovs ;;
         kernel) stop_kernel ;;
         xdp-fwd) stop_xdpfwd ;;
@@ -469,7 +473,7 @@ load_rules() { # switch scenario
     local file="$WORK/p2p.flows"
     [ "$2" = acl ] && file="$WORK/acl.flows"
     case "$1" in
-        ours|ours-nap) ours_flows "$file" ;;
+        ours|ours-nap|ours-xsk) ours_flows "$file" ;;
         ovs) ovs_flows "$file" ;;
         kernel) if [ "$2" = acl ]; then kernel_rules acl; else kernel_rules none; fi ;;
         xdp-fwd) ;;
@@ -734,6 +738,7 @@ if [ "$GEN_ONLY" = 0 ]; then
             for scen in $SCENARIOS; do
                 # A saturated PMD thread never naps: ours-nap differs from ours only when paced.
                 [ "$sw" != ours-nap ] || [ "$scen" = paced ] || continue
+                [ "$sw" != ours-xsk ] || [ "$scen" = p2p ] || continue
                 # The ceiling has no rules: only port to port means anything for it.
                 [ "$sw" != xdp-fwd ] || [ "$scen" = p2p ] || continue
                 if load_rules "$sw" "$scen" 2>>"$WORK/$sw.err"; then
@@ -793,14 +798,14 @@ TABLE="$WORK/table.md"
             order["p2p"] = 1; order["acl"] = 2; order["flows10k"] = 3; order["churn"] = 4; order["paced"] = 5
             for (k in keys) {
                 split(k, f, SUBSEP)
-                for (si = 1; si <= 5; si++) {
-                    sw = (si == 1 ? "ours" : si == 2 ? "ours-nap" : si == 3 ? "ovs" : si == 4 ? "kernel" : "xdp-fwd")
+                for (si = 1; si <= 6; si++) {
+                    sw = (si == 1 ? "ours" : si == 2 ? "ours-xsk" : si == 3 ? "ours-nap" : si == 4 ? "ovs" : si == 5 ? "kernel" : "xdp-fwd")
                     if (!n[k, sw]) continue
                     c = n[k, sw]
                     cpp = (pk[k, sw] > 0 ? cpu[k, sw] / pk[k, sw] * 1e9 : 0)
                     spp = (pk[k, sw] > 0 ? sirq[k, sw] / pk[k, sw] * 1e9 : 0)
                     r1 = r2 = r3 = "–"
-                    mine = (sw == "ours" || sw == "ours-nap")
+                    mine = (sw == "ours" || sw == "ours-nap" || sw == "ours-xsk")
                     if ((mine || sw == "xdp-fwd") && n[k, "ovs"] && dp[k, "ovs"] > 0) r1 = sprintf("%.2fx", dp[k, sw] / dp[k, "ovs"])
                     if (mine && n[k, "kernel"] && dp[k, "kernel"] > 0) r2 = sprintf("%.2fx", dp[k, sw] / dp[k, "kernel"])
                     if (mine && n[k, "ovs"] && pk[k, "ovs"] > 0 && cpp > 0) r3 = sprintf("%.2fx", cpp / (cpu[k, "ovs"] / pk[k, "ovs"] * 1e9))
@@ -829,12 +834,12 @@ TABLE="$WORK/table.md"
             order["p2p"] = 1; order["acl"] = 2; order["flows10k"] = 3; order["churn"] = 4
             for (k in keys) {
                 split(k, f, SUBSEP)
-                for (si = 1; si <= 4; si++) {
-                    sw = (si == 1 ? "ours" : si == 2 ? "ovs" : si == 3 ? "kernel" : "xdp-fwd")
+                for (si = 1; si <= 5; si++) {
+                    sw = (si == 1 ? "ours" : si == 2 ? "ours-xsk" : si == 3 ? "ovs" : si == 4 ? "kernel" : "xdp-fwd")
                     if (!n[k, sw]) continue
                     m = sum[k, sw] / n[k, sw]
                     ratio = "–"; at = "–"
-                    if ((sw == "ours" || sw == "xdp-fwd") && n[k, "ovs"] && sum[k, "ovs"] > 0) {
+                    if ((sw == "ours" || sw == "ours-xsk" || sw == "xdp-fwd") && n[k, "ovs"] && sum[k, "ovs"] > 0) {
                         mo = sum[k, "ovs"] / n[k, "ovs"]
                         if (gen[k, sw] && gen[k, "ovs"]) ratio = "– (both at the generator)"
                         else ratio = sprintf("%s%.2fx", gen[k, sw] ? ">=" : gen[k, "ovs"] ? "<=" : "", m / mo)
