@@ -197,6 +197,7 @@ impl Datapath {
             offload: port::afxdp::xdp::offload::maps().and_then(|m| m.take_slot()),
             offload_used: AtomicBool::new(false),
             offload_keys: AtomicU64::new(0),
+            offload_epoch: AtomicU64::new(0),
             offload_failures: AtomicU64::new(0),
             cfg,
         });
@@ -292,6 +293,7 @@ impl Datapath {
             stats: PortCounters::default(),
             xdp,
             xdp_tx_ok: AtomicBool::new(xdp_tx_ok),
+            xdp_tx_checked: AtomicU64::new(0),
         });
         tracing::info!(bridge = %s.bridge, ofport, port = %entry.name, pmd, "port added");
         let mut map = PortMap {

@@ -74,7 +74,7 @@ pub(crate) fn target(
     }
     let dst_entry = ports.get(*out)?;
     let dst = dst_entry.xdp?;
-    if dst.netns != src.netns || !dst_entry.xdp_tx_ok.load(Ordering::Relaxed) {
+    if dst.netns != src.netns || !takes_redirects(dst_entry) {
         return None;
     }
     Some(Target {
@@ -83,6 +83,33 @@ pub(crate) fn target(
         max_len: dst.max_len,
         tcp_flags,
     })
+}
+
+/// How often a PMD thread asks the kernel again whether an output interface that did not take
+/// redirected frames takes them now.
+const RECHECK_MS: u64 = 20;
+
+/// Whether `e`'s interface takes redirected frames: the last answer, asked again (at most every
+/// [`RECHECK_MS`] per port) while it is no, so that a peer that starts taking them (an XDP
+/// program attached, GRO turned on) is used within milliseconds, not at the revalidator's next
+/// pass. (The other way, the revalidator withdraws the keys.)
+fn takes_redirects(e: &PortEntry) -> bool {
+    if e.xdp_tx_ok.load(Ordering::Relaxed) {
+        return true;
+    }
+    let Some(x) = e.xdp else {
+        return false;
+    };
+    let now = now_ms();
+    if now.saturating_sub(e.xdp_tx_checked.load(Ordering::Relaxed)) < RECHECK_MS {
+        return false;
+    }
+    e.xdp_tx_checked.store(now, Ordering::Relaxed);
+    let ok = kernel::xdp_features(x.ifindex).is_ok_and(|f| f & kernel::XDP_ACT_NDO_XMIT != 0);
+    if ok {
+        e.xdp_tx_ok.store(true, Ordering::Relaxed);
+    }
+    ok
 }
 
 /// Installs `key` for megaflow `flow` (decision of table `version`) arriving on port
@@ -212,6 +239,9 @@ pub(crate) fn sync(shared: &Shared, flow: &Megaflow, withdraw: bool, only_port: 
         if withdraw || current.is_none() {
             if current.is_some() {
                 let _ = maps.remove(key);
+            }
+            if !flow.is_dead() {
+                shared.offload_epoch.fetch_add(1, Ordering::Relaxed);
             }
             shared.offload_keys.fetch_sub(1, Ordering::Relaxed);
             return false;

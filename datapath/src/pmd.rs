@@ -176,10 +176,10 @@ pub(crate) struct Pmd {
     batch: u64,
     /// Per flow of the batch, whether its decision can be offloaded (computed on first use).
     targets: Vec<Option<Option<Target>>>,
-    /// The XDP keys this thread installed, with the megaflow and version they were installed
-    /// for: a frame of an installed key that still reaches the thread (queued before the
-    /// key took effect) does not install it again.
-    installed: HashMap<XdpKey, (u64, u64)>,
+    /// The XDP keys this thread installed, with the megaflow, version and withdrawal epoch
+    /// (`Shared::offload_epoch`) they were installed in: a frame of an installed key that still
+    /// reaches the thread (queued before the key took effect) does not install it again.
+    installed: HashMap<XdpKey, (u64, u64, u64)>,
 }
 
 /// Keys remembered in [`Pmd::installed`] at most (forgotten all at once beyond).
@@ -550,7 +550,13 @@ impl Pmd {
             if !xdp_offload::flags_allow(key[28], target.tcp_flags) {
                 continue;
             }
-            let stamp = (flow.id, bf.decision.version);
+            let stamp = (
+                flow.id,
+                bf.decision.version,
+                shared
+                    .offload_epoch
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            );
             if self.installed.get(&key) == Some(&stamp) {
                 continue;
             }

@@ -80,8 +80,11 @@ pub(crate) struct PortEntry {
     pub stats: PortCounters,
     /// The XDP side of an afxdp port (`Port::xdp`).
     pub xdp: Option<XdpPort>,
-    /// Whether its interface takes frames redirected by XDP (checked by the revalidator).
+    /// Whether its interface takes frames redirected by XDP (checked by the revalidator, and
+    /// by PMD threads while it is false).
     pub xdp_tx_ok: AtomicBool,
+    /// When a PMD thread last asked (`clock::now_ms`).
+    pub xdp_tx_checked: AtomicU64,
 }
 
 impl std::fmt::Debug for PortEntry {
@@ -205,6 +208,9 @@ pub(crate) struct Shared {
     pub offload_used: AtomicBool,
     /// Keys installed now.
     pub offload_keys: AtomicU64,
+    /// Incremented whenever keys of live megaflows are withdrawn (a port went away or stopped
+    /// taking redirected frames): PMD threads then install keys they remember installing.
+    pub offload_epoch: AtomicU64,
     /// Installations the kernel refused (map full).
     pub offload_failures: AtomicU64,
 }

@@ -349,7 +349,7 @@ impl Port for AfxdpPort {
 
     fn describe(&self) -> String {
         format!(
-            "afxdp {}, queue {}, {}{}{}, rx-ring {}, tx-ring {}, frame-size {}{}{}{}",
+            "afxdp {}, queue {}, {}{}{}, rx-ring {}, tx-ring {}, frame-size {}{}{}{}{}",
             self.claim.mode().name(),
             self.queue,
             if self.xsk.zero_copy() {
@@ -376,6 +376,11 @@ impl Port for AfxdpPort {
                 ""
             },
             if self.xsk.tx_warm() { ", tx-warm" } else { "" },
+            if self.claim.offload_id().is_some() {
+                ", xdp-offload"
+            } else {
+                ""
+            },
             match self.xsk.umem().pmd() {
                 Some(pmd) => format!(", UMEM of pmd {pmd}"),
                 None => String::new(),

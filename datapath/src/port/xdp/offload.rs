@@ -550,6 +550,9 @@ mod genl {
     const NETDEV_A_DEV_XDP_FEATURES: u16 = 3;
     const NLM_F_REQUEST: u16 = 1;
 
+    /// The `netdev` family's id (fixed while the kernel runs).
+    static FAMILY: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+
     fn attr(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) {
         let len = 4 + payload.len();
         buf.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_ne_bytes());
@@ -650,13 +653,19 @@ mod genl {
                 super::super::socklen::<libc::timeval>(),
             );
         }
-        let mut a = Vec::new();
-        attr(&mut a, CTRL_ATTR_FAMILY_NAME, b"netdev\0");
-        let reply = transact(&sock, &request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, &a))?;
-        let family = find(&reply, CTRL_ATTR_FAMILY_ID)
-            .and_then(|b| b.get(0..2))
-            .map(|b| u16::from_ne_bytes([b[0], b[1]]))
-            .ok_or_else(|| io::Error::other("no netdev netlink family"))?;
+        let family = match FAMILY.get() {
+            Some(&f) => f,
+            None => {
+                let mut a = Vec::new();
+                attr(&mut a, CTRL_ATTR_FAMILY_NAME, b"netdev\0");
+                let reply = transact(&sock, &request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, &a))?;
+                let f = find(&reply, CTRL_ATTR_FAMILY_ID)
+                    .and_then(|b| b.get(0..2))
+                    .map(|b| u16::from_ne_bytes([b[0], b[1]]))
+                    .ok_or_else(|| io::Error::other("no netdev netlink family"))?;
+                *FAMILY.get_or_init(|| f)
+            }
+        };
         let mut a = Vec::new();
         attr(&mut a, NETDEV_A_DEV_IFINDEX, &ifindex.to_ne_bytes());
         let reply = transact(&sock, &request(family, NETDEV_CMD_DEV_GET, &a))?;
