@@ -17,6 +17,7 @@
 //! withdraws them all under the same mutex, so no key outlives its megaflow.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use flowtable::pipeline::DpAction;
 
@@ -26,15 +27,16 @@ use crate::drops::LocalDrops;
 use crate::port::afxdp::xdp::offload::{self as kernel, XdpKey, XdpValue};
 use crate::shared::{lock, PortCounters, PortEntry, PortMap, Shared};
 
-/// One installed key: where its frames come from and go, and the kernel's counts already
-/// credited.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One installed key: where its frames come from and go, the decision it carries out, and the
+/// kernel's counts already credited.
+#[derive(Clone, Debug)]
 pub(crate) struct Offloaded {
     pub in_port: u32,
     /// `None`: a drop.
     pub out_port: Option<u32>,
     pub packets: u64,
     pub bytes: u64,
+    pub decision: Arc<Decision>,
 }
 
 /// What the program does for an offloadable decision.
@@ -105,85 +107,170 @@ fn takes_redirects(e: &PortEntry) -> bool {
         return false;
     }
     e.xdp_tx_checked.store(now, Ordering::Relaxed);
-    let ok = kernel::xdp_features(x.ifindex).is_ok_and(|f| f & kernel::XDP_ACT_NDO_XMIT != 0);
+    let ok =
+        kernel::xdp_features(x.ifindex, x.netns).is_ok_and(|f| f & kernel::XDP_ACT_NDO_XMIT != 0);
     if ok {
         e.xdp_tx_ok.store(true, Ordering::Relaxed);
     }
     ok
 }
 
-/// Installs `key` for megaflow `flow` (decision of table `version`) arriving on port
-/// `in_port`, unless the megaflow died; an existing entry keeps its counts.
-pub(crate) fn install(
-    shared: &Shared,
-    flow: &Megaflow,
-    key: &XdpKey,
-    target: Target,
-    version: u64,
-    in_port: u32,
-) {
+/// The tag of `flow` in the entries it installs (`XdpValue::owner`): the low half of its id
+/// (ids are sequential; two live megaflows 2^32 apart do not happen).
+fn owner_of(flow: &Megaflow) -> u32 {
+    (flow.id & 0xffff_ffff) as u32
+}
+
+/// Credits what the kernel counted for `rec` since it last looked (`v`: the entry now) to the
+/// ports, the drop counters (a drop) and the rules of the decision the entry carried out;
+/// returns the frames and bytes, for the megaflow.
+fn credit(
+    rec: &mut Offloaded,
+    v: &XdpValue,
+    ports: &PortMap,
+    drops: &mut LocalDrops,
+    now: u64,
+) -> (u64, u64) {
+    let (dp, db) = (
+        v.packets.saturating_sub(rec.packets),
+        v.bytes.saturating_sub(rec.bytes),
+    );
+    rec.packets = v.packets;
+    rec.bytes = v.bytes;
+    if dp == 0 {
+        return (0, 0);
+    }
+    if let Some(e) = ports.get(rec.in_port) {
+        PortCounters::add(&e.stats.rx_packets, dp);
+        PortCounters::add(&e.stats.rx_bytes, db);
+    }
+    match rec.out_port {
+        Some(out) => {
+            if let Some(e) = ports.get(out) {
+                PortCounters::add(&e.stats.tx_packets, dp);
+                PortCounters::add(&e.stats.tx_bytes, db);
+            }
+        }
+        None => {
+            if let Some(reason) = rec.decision.drop {
+                drops.add(reason, dp);
+            }
+            if let Some(e) = ports.get(rec.in_port) {
+                PortCounters::add(&e.stats.rx_dropped, dp);
+            }
+        }
+    }
+    rec.decision.credit_rules(dp, db, now);
+    (dp, db)
+}
+
+/// A key a PMD thread wants installed: for frames of megaflow `flow` (arriving on the batch's
+/// port), to carry out `decision` as `target` says.
+pub(crate) struct Pending {
+    pub flow: Arc<Megaflow>,
+    pub key: XdpKey,
+    pub target: Target,
+    pub decision: Arc<Decision>,
+}
+
+/// Installs the keys of a batch (frames that arrived on port `in_port`) in one system call,
+/// skipping those of megaflows that died. A key that replaces one of its megaflow's own (a
+/// decision of an older table version) first has what the kernel counted since the last sync
+/// credited, to the decision that handled those frames; the counts go on from there. A
+/// megaflow killed while its keys were being installed has them withdrawn again at once
+/// (until then they carry out a decision that is still the tables' own, or one of an older
+/// version, which the program ignores).
+pub(crate) fn install_all(shared: &Shared, items: &[Pending], in_port: u32) {
     let Some(slot) = &shared.offload else {
         return;
     };
+    if items.is_empty() {
+        return;
+    }
     let maps = slot.maps();
-    let mut keys = lock(&flow.offloaded);
-    if flow.is_dead() {
-        return;
-    }
-    let mut value = XdpValue {
-        slot: slot.index(),
-        out_ifindex: target.out_ifindex,
-        version,
-        max_len: target.max_len,
-        ..XdpValue::default()
-    };
-    let existing = maps.get(key).ok().flatten();
-    if let Some(old) = existing {
-        let same = XdpValue {
-            packets: 0,
-            bytes: 0,
-            ..old
-        } == value;
-        if same {
-            keys.entry(*key).or_insert(Offloaded {
-                in_port,
-                out_port: target.out_port,
-                packets: old.packets,
-                bytes: old.bytes,
-            });
-            return;
+    let ports = shared.ports.load();
+    let now = now_ms();
+    let mut drops = LocalDrops::default();
+    let (mut keys, mut values, mut which) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, it) in items.iter().enumerate() {
+        let mut recs = lock(&it.flow.offloaded);
+        if it.flow.is_dead() {
+            continue;
         }
-        value.packets = old.packets;
-        value.bytes = old.bytes;
+        let owner = owner_of(&it.flow);
+        let mut value = XdpValue {
+            slot: slot.index(),
+            out_ifindex: it.target.out_ifindex,
+            version: it.decision.version,
+            max_len: it.target.max_len,
+            owner,
+            ..XdpValue::default()
+        };
+        if let Some(rec) = recs.get_mut(&it.key) {
+            if let Some(old) = maps
+                .get(&it.key)
+                .ok()
+                .flatten()
+                .filter(|v| v.owner == owner)
+            {
+                let (p, b) = credit(rec, &old, &ports, &mut drops, now);
+                if p > 0 {
+                    it.flow.hit_offloaded(p, b, now);
+                }
+                value.packets = old.packets;
+                value.bytes = old.bytes;
+                if old == value {
+                    continue;
+                }
+            }
+        }
+        // (An entry of another megaflow is taken over: possible only while two megaflows of
+        // one port overlap. That one's record lets go of it at its next sync, which sees
+        // another owner; what it had not read yet is not credited.)
+        keys.push(it.key);
+        values.push(value);
+        which.push(i);
     }
-    // A key another live megaflow installed is taken over (possible only while two megaflows
-    // of one port overlap, as after a revalidation left a stale one in a PMD thread's cache
-    // for a moment); that one's record may then credit some of this one's frames.
-    if let Err(e) = maps.insert(key, &value) {
-        shared.offload_failures.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(error = %e, "installing an XDP offload key failed");
-        return;
-    }
+    // Before any entry can forward: a table swap from now on waits for the programs.
     shared.offload_used.store(true, Ordering::Release);
-    let prior = keys.insert(
-        *key,
-        Offloaded {
+    let done = maps.insert_all(&keys, &values).unwrap_or_else(|e| {
+        tracing::debug!(error = %e, "installing XDP offload keys failed");
+        0
+    });
+    let failed = keys.len() - done.min(keys.len());
+    if failed > 0 {
+        shared
+            .offload_failures
+            .fetch_add(u64::try_from(failed).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+    for ((key, value), &i) in keys.iter().zip(&values).zip(&which).take(done) {
+        let Some(it) = items.get(i) else {
+            continue;
+        };
+        let mut recs = lock(&it.flow.offloaded);
+        if it.flow.is_dead() {
+            let _ = maps.remove(key);
+            continue;
+        }
+        let rec = Offloaded {
             in_port,
-            out_port: target.out_port,
+            out_port: it.target.out_port,
             packets: value.packets,
             bytes: value.bytes,
-        },
-    );
-    drop(keys);
-    if prior.is_none() {
-        shared.offload_keys.fetch_add(1, Ordering::Relaxed);
+            decision: it.decision.clone(),
+        };
+        if recs.insert(*key, rec).is_none() {
+            shared.offload_keys.fetch_add(1, Ordering::Relaxed);
+        }
     }
+    shared.drops.absorb(&mut drops);
 }
 
-/// Reads the kernel's counts of `flow`'s keys and credits what is new: the megaflow, its
-/// rules, the ports, and the drop counters for a drop. With `withdraw`, also removes the keys
-/// (the megaflow was killed, or `only_port` went away); `only_port` limits both to the keys
-/// that come in on or go out of that port.
+/// Reads the kernel's counts of `flow`'s keys and credits what is new: the megaflow, the rules
+/// of the decision each key carried out, the ports, and the drop counters for a drop. With
+/// `withdraw`, also removes the keys (the megaflow was killed, or `only_port` went away);
+/// `only_port` limits both to the keys that come in on or go out of that port. A key whose
+/// entry is gone, or was taken over by another megaflow, is let go of.
 pub(crate) fn sync(shared: &Shared, flow: &Megaflow, withdraw: bool, only_port: Option<u32>) {
     let Some(slot) = &shared.offload else {
         return;
@@ -193,7 +280,7 @@ pub(crate) fn sync(shared: &Shared, flow: &Megaflow, withdraw: bool, only_port: 
     if keys.is_empty() {
         return;
     }
-    let decision = flow.decision.load();
+    let owner = owner_of(flow);
     let ports = shared.ports.load();
     let now = now_ms();
     let mut drops = LocalDrops::default();
@@ -203,44 +290,18 @@ pub(crate) fn sync(shared: &Shared, flow: &Megaflow, withdraw: bool, only_port: 
         if !involved {
             return true;
         }
-        let current = maps.get(key).ok().flatten();
-        if let Some(v) = current {
-            let (dp, db) = (
-                v.packets.saturating_sub(rec.packets),
-                v.bytes.saturating_sub(rec.bytes),
-            );
-            rec.packets = v.packets;
-            rec.bytes = v.bytes;
-            if dp > 0 {
-                total_p += dp;
-                total_b += db;
-                if let Some(e) = ports.get(rec.in_port) {
-                    PortCounters::add(&e.stats.rx_packets, dp);
-                    PortCounters::add(&e.stats.rx_bytes, db);
-                }
-                match rec.out_port {
-                    Some(out) => {
-                        if let Some(e) = ports.get(out) {
-                            PortCounters::add(&e.stats.tx_packets, dp);
-                            PortCounters::add(&e.stats.tx_bytes, db);
-                        }
-                    }
-                    None => {
-                        if let Some(reason) = decision.drop {
-                            drops.add(reason, dp);
-                        }
-                        if let Some(e) = ports.get(rec.in_port) {
-                            PortCounters::add(&e.stats.rx_dropped, dp);
-                        }
-                    }
-                }
-            }
+        let mine = maps.get(key).ok().flatten().filter(|v| v.owner == owner);
+        if let Some(v) = mine {
+            let (p, b) = credit(rec, &v, &ports, &mut drops, now);
+            total_p += p;
+            total_b += b;
         }
-        if withdraw || current.is_none() {
-            if current.is_some() {
+        if withdraw || mine.is_none() {
+            if mine.is_some() {
                 let _ = maps.remove(key);
             }
             if !flow.is_dead() {
+                // A live megaflow's key went: its PMD thread must install it again.
                 shared.offload_epoch.fetch_add(1, Ordering::Relaxed);
             }
             shared.offload_keys.fetch_sub(1, Ordering::Relaxed);
@@ -251,7 +312,6 @@ pub(crate) fn sync(shared: &Shared, flow: &Megaflow, withdraw: bool, only_port: 
     drop(keys);
     if total_p > 0 {
         flow.hit_offloaded(total_p, total_b, now);
-        decision.credit_rules(total_p, total_b, now);
     }
     shared.drops.absorb(&mut drops);
 }
@@ -274,7 +334,8 @@ pub(crate) fn check_targets(shared: &Shared) {
         let Some(x) = e.xdp else {
             continue;
         };
-        let ok = kernel::xdp_features(x.ifindex).is_ok_and(|f| f & kernel::XDP_ACT_NDO_XMIT != 0);
+        let ok = kernel::xdp_features(x.ifindex, x.netns)
+            .is_ok_and(|f| f & kernel::XDP_ACT_NDO_XMIT != 0);
         let was = e.xdp_tx_ok.swap(ok, Ordering::Relaxed);
         if was && !ok {
             tracing::info!(port = %e.name, "no longer takes redirected frames: offload to it withdrawn");

@@ -62,7 +62,7 @@ use crate::cache::{Decision, Megaflow};
 use crate::clock::now_ms;
 use crate::drops::{Drop, LocalDrops};
 use crate::exec::{execute, Env};
-use crate::offload::Target;
+use crate::offload::{Pending, Target};
 use crate::packet::Packet;
 use crate::port::afxdp::xdp::offload::{self as xdp_offload, XdpKey};
 use crate::stats::PacketIn;
@@ -180,6 +180,8 @@ pub(crate) struct Pmd {
     /// (`Shared::offload_epoch`) they were installed in: a frame of an installed key that still
     /// reaches the thread (queued before the key took effect) does not install it again.
     installed: HashMap<XdpKey, (u64, u64, u64)>,
+    /// The keys of the batch to install (kept for its allocation).
+    pending: Vec<Pending>,
 }
 
 /// Keys remembered in [`Pmd::installed`] at most (forgotten all at once beyond).
@@ -244,6 +246,7 @@ impl Pmd {
             batch: 0,
             targets: Vec::with_capacity(batch),
             installed: HashMap::new(),
+            pending: Vec::new(),
             shared,
         }
     }
@@ -560,19 +563,19 @@ impl Pmd {
             if self.installed.get(&key) == Some(&stamp) {
                 continue;
             }
-            crate::offload::install(
-                shared,
-                flow,
-                &key,
+            self.pending.push(Pending {
+                flow: flow.clone(),
+                key,
                 target,
-                bf.decision.version,
-                entry.ofport,
-            );
+                decision: bf.decision.clone(),
+            });
             if self.installed.len() >= INSTALLED_MAX {
                 self.installed.clear();
             }
             self.installed.insert(key, stamp);
         }
+        crate::offload::install_all(shared, &self.pending, entry.ofport);
+        self.pending.clear();
     }
 
     /// Looks `key` up in the caches (`hash`: its EMC hash, `None` to leave the EMC out); a

@@ -64,6 +64,8 @@ pub struct Hook {
     prog: RedirectProgram,
     /// The hook's id in offload keys, when its program offloads ([`offload`]).
     offload_id: Option<u32>,
+    /// The offload its first port asked for (`Some(csum_check)`), which its program does.
+    offload_cfg: Option<bool>,
     netns: u64,
     netlink: Netlink,
     queues: Mutex<Vec<u32>>,
@@ -143,6 +145,7 @@ fn attach(
                     map,
                     prog,
                     offload_id,
+                    offload_cfg: offload,
                     netns,
                     netlink,
                     queues: Mutex::new(Vec::new()),
@@ -166,6 +169,8 @@ fn attach(
 pub struct Claim {
     hook: Arc<Hook>,
     queue: u32,
+    /// The offload this claim's port asked for.
+    offload: Option<bool>,
 }
 
 impl Claim {
@@ -215,7 +220,11 @@ impl Claim {
         }
         queues.push(queue);
         drop(queues);
-        Ok(Claim { hook, queue })
+        Ok(Claim {
+            hook,
+            queue,
+            offload,
+        })
     }
 
     /// The mode the interface's program is attached in.
@@ -223,9 +232,13 @@ impl Claim {
         self.hook.mode
     }
 
-    /// The hook's offload id, if its program offloads.
+    /// The hook's offload id, if its program offloads as this claim's port asked (another
+    /// queue's port may have attached the program with other options: then this port's frames
+    /// are never offloaded, since keys name their queue and only this port installs its own).
     pub fn offload_id(&self) -> Option<u32> {
-        self.hook.offload_id
+        self.hook
+            .offload_id
+            .filter(|_| self.offload.is_some() && self.offload == self.hook.offload_cfg)
     }
 
     /// The interface's network namespace (inode number).

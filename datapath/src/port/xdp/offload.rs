@@ -78,8 +78,8 @@ pub struct XdpValue {
     pub bytes: u64,
     /// Longer frames go to the socket (the output port's MTU plus the Ethernet header).
     pub max_len: u32,
-    /// Zero.
-    pub pad: u32,
+    /// Which megaflow installed it (the program does not read it).
+    pub owner: u32,
 }
 
 /// Offsets in `XdpValue`.
@@ -193,6 +193,45 @@ impl Maps {
         )
     }
 
+    /// Installs (or replaces) `keys[i]` with `values[i]` for every `i`, in one system call
+    /// (`BPF_MAP_UPDATE_BATCH`); returns how many were installed, in order, before an error
+    /// (the map full, say).
+    pub fn insert_all(&self, keys: &[XdpKey], values: &[XdpValue]) -> io::Result<usize> {
+        const BPF_MAP_UPDATE_BATCH: libc::c_long = 26;
+        #[repr(C)]
+        #[derive(Default)]
+        struct BatchAttr {
+            in_batch: u64,
+            out_batch: u64,
+            keys: u64,
+            values: u64,
+            count: u32,
+            map_fd: u32,
+            elem_flags: u64,
+            flags: u64,
+        }
+        let n = keys.len().min(values.len());
+        if n == 0 {
+            return Ok(0);
+        }
+        let mut attr = BatchAttr {
+            keys: keys.as_ptr() as u64,
+            values: values.as_ptr() as u64,
+            count: u32::try_from(n).unwrap_or(u32::MAX),
+            map_fd: fd_u32(&self.flows),
+            ..BatchAttr::default()
+        };
+        match sys_bpf(BPF_MAP_UPDATE_BATCH, &mut attr) {
+            Ok(_) => Ok(n),
+            // The kernel says how far it got.
+            Err(e) if attr.count > 0 => {
+                tracing::debug!(error = %e, done = attr.count, "batch install stopped");
+                Ok(usize::try_from(attr.count).unwrap_or(0).min(n))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Removes `key` (absent: not an error).
     pub fn remove(&self, key: &XdpKey) -> io::Result<()> {
         match elem(
@@ -231,10 +270,12 @@ impl Maps {
         let slot = Slot {
             maps: self,
             index: u32::try_from(i).unwrap_or(0),
+            current: Mutex::new(0),
         };
-        // Version 0 matches no decision (versions start at 1): nothing of an earlier owner of
-        // the slot can forward.
-        slot.set_version(0).ok()?;
+        // Version 0 matches no decision (versions start at 1). (Nothing an earlier owner of
+        // the slot installed can match again anyway: keys name their hook, and hook ids are
+        // never reused.)
+        slot.write(0).ok()?;
         Some(slot)
     }
 }
@@ -244,6 +285,8 @@ impl Maps {
 pub struct Slot {
     maps: &'static Maps,
     index: u32,
+    /// The version last written (written under this lock, so it only moves forward).
+    current: Mutex<u64>,
 }
 
 impl Slot {
@@ -257,9 +300,18 @@ impl Slot {
         self.maps
     }
 
-    /// Makes `version` the current one: entries of other versions stop forwarding (after
-    /// [`synchronize`]).
+    /// Makes `version` the current one, unless a later one already is: entries of other
+    /// versions stop forwarding (after [`synchronize`]).
     pub fn set_version(&self, version: u64) -> io::Result<()> {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if version < *current {
+            return Ok(());
+        }
+        *current = version;
+        self.write(version)
+    }
+
+    fn write(&self, version: u64) -> io::Result<()> {
         let key = self.index;
         let mut v = version;
         elem(
@@ -273,7 +325,7 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let _ = self.set_version(0);
+        let _ = self.write(0);
         let mut slots = self
             .maps
             .slots
@@ -312,6 +364,12 @@ const NEED_UDP_IMM: i32 = 14 + 20 + 8;
 const NEED_TCP_IMM: i32 = 14 + 20 + 20;
 
 /// Whether `frame` qualifies (module documentation), and its protocol.
+///
+/// A qualifying frame is one the datapath's flow extraction (`flowtable::extract`) reads in
+/// full: its IPv4 total length lies within the frame and holds the whole UDP header, or a TCP
+/// header whose data offset is at least 5 words and within the packet. A malformed frame
+/// gets a partial key from the extraction, which must never be installed as, or matched by,
+/// a well-formed frame's key.
 fn qualifies(frame: &[u8]) -> Option<u8> {
     if frame.len() < NEED_UDP
         || frame.get(12..14)? != ETH_P_IPV4
@@ -321,9 +379,16 @@ fn qualifies(frame: &[u8]) -> Option<u8> {
     {
         return None;
     }
+    let total = usize::from(u16::from_be_bytes([*frame.get(16)?, *frame.get(17)?]));
+    if 14 + total > frame.len() {
+        return None;
+    }
     match *frame.get(23)? {
-        PROTO_UDP => Some(PROTO_UDP),
-        PROTO_TCP if frame.len() >= NEED_TCP => Some(PROTO_TCP),
+        PROTO_UDP if total >= 20 + 8 => Some(PROTO_UDP),
+        PROTO_TCP if frame.len() >= NEED_TCP && total >= 20 + 20 => {
+            let data_offset = usize::from(frame.get(46)? >> 4) * 4;
+            (data_offset >= 20 && data_offset <= total - 20).then_some(PROTO_TCP)
+        }
         _ => None,
     }
 }
@@ -406,8 +471,9 @@ const fn wire16(b0: u8, b1: u8) -> i32 {
 /// `xskmap`. With `csum_check`, frames whose TCP/UDP checksum is partial go to the socket.
 pub fn program(maps: &Maps, xskmap: RawFd, hook_id: u32, csum_check: bool) -> Vec<Insn> {
     // Codes: LDX B/H/W/DW (0x71 0x69 0x61 0x79); STX B/W (0x73 0x63); ST W/B imm (0x62 0x72);
-    // ALU64 mov/add/sub/and/rsh K (0xb7 0x07 0x17 0x57 0x77), mov/add/sub X (0xbf 0x0f 0x1f);
-    // END to-BE (0xdc); JEQ/JNE/JGT X (0x1d 0x5d 0x2d); JEQ/JNE K (0x15 0x55); JSET K (0x45);
+    // ALU64 mov/add/sub/and/lsh/rsh K (0xb7 0x07 0x17 0x57 0x67 0x77), mov/add/sub X (0xbf
+    // 0x0f 0x1f); END to-BE (0xdc); JEQ/JNE/JGT X (0x1d 0x5d 0x2d); JEQ/JNE/JGT/JLT K (0x15
+    // 0x55 0x25 0xa5); JSET K (0x45); JA (0x05);
     // atomic add DW (0xdb); CALL (0x85); EXIT (0x95); LD_IMM64 (0x18).
     let flows = maps.flows.as_raw_fd();
     let versions = maps.versions.as_raw_fd();
@@ -432,6 +498,28 @@ pub fn program(maps: &Maps, xskmap: RawFd, hook_id: u32, csum_check: bool) -> Ve
     a.i(0x07, 1, 0, 0, NEED_TCP_IMM);
     a.j(0x2d, 1, 8, 0, "xsk");
     a.label("l4");
+    // What `qualifies` checks of the lengths: r1 = total length, r2 = frame length.
+    a.i(0x69, 1, 7, 16, 0);
+    a.i(0xdc, 1, 0, 0, 16);
+    a.i(0xbf, 2, 8, 0, 0);
+    a.i(0x1f, 2, 7, 0, 0);
+    a.i(0xbf, 3, 1, 0, 0);
+    a.i(0x07, 3, 0, 0, 14);
+    a.j(0x2d, 3, 2, 0, "xsk"); // total length beyond the frame
+    a.j(0x15, 9, 0, i32::from(PROTO_TCP), "tcp_len");
+    a.j(0xa5, 1, 0, 20 + 8, "xsk"); // no room for the UDP header
+    a.j(0x05, 0, 0, 0, "lengths_ok");
+    a.label("tcp_len");
+    a.j(0xa5, 1, 0, 20 + 20, "xsk");
+    a.i(0x71, 3, 7, 46, 0); // data offset, in words
+    a.i(0x77, 3, 0, 0, 4);
+    a.j(0xa5, 3, 0, 5, "xsk");
+    a.i(0x67, 3, 0, 0, 2);
+    a.i(0x17, 1, 0, 0, 20);
+    a.j(0x2d, 3, 1, 0, "xsk"); // the TCP header runs past the packet
+    a.label("lengths_ok");
+    a.i(0x61, 1, 6, 16, 0); // rx_queue_index: the key has one byte for it
+    a.j(0x25, 1, 0, 255, "xsk");
     if csum_check {
         // r4 = the L4 checksum field; a UDP datagram without a checksum is complete.
         a.j(0x15, 9, 0, i32::from(PROTO_UDP), "udp_csum");
@@ -531,10 +619,30 @@ pub fn program(maps: &Maps, xskmap: RawFd, hook_id: u32, csum_check: bool) -> Ve
 /// only while its peer can receive them (an XDP program or GRO on the peer).
 pub const XDP_ACT_NDO_XMIT: u64 = 4;
 
-/// The XDP features of interface `ifindex` in the calling thread's namespace (generic netlink
-/// family `netdev`, Linux 6.3+).
-pub fn xdp_features(ifindex: u32) -> io::Result<u64> {
+/// The XDP features of interface `ifindex` of network namespace `netns` (generic netlink
+/// family `netdev`, Linux 6.3+). Asked only in the calling thread's own namespace: an error
+/// for an interface of another one (its index means another interface here).
+pub fn xdp_features(ifindex: u32, netns: u64) -> io::Result<u64> {
+    if netns != thread_netns()? {
+        return Err(io::Error::other(
+            "the interface is in another network namespace",
+        ));
+    }
     genl::xdp_features(ifindex)
+}
+
+/// The calling thread's network namespace (the inode of its namespace file), read once per
+/// thread: datapath threads do not move.
+pub fn thread_netns() -> io::Result<u64> {
+    thread_local! {
+        static NETNS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+    }
+    if let Some(n) = NETNS.with(std::cell::Cell::get) {
+        return Ok(n);
+    }
+    let n = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata("/proc/thread-self/ns/net")?);
+    NETNS.with(|c| c.set(Some(n)));
+    Ok(n)
 }
 
 mod genl {
@@ -724,6 +832,52 @@ mod tests {
         assert!(key_of(&short_tcp, 7, 0).is_none());
         assert!(key_of(&f[..40], 7, 0).is_none());
         assert!(key_of(&f, 7, 256).is_none());
+        for (at, value) in [(16usize, 51u16), (16, 27), (16, 19)] {
+            let mut bad = f.clone();
+            bad[at..at + 2].copy_from_slice(&value.to_be_bytes());
+            assert!(key_of(&bad, 7, 0).is_none(), "total length {value}");
+        }
+        let mut tcp = f.clone();
+        tcp[23] = PROTO_TCP;
+        tcp.resize(74, 0);
+        tcp[16..18].copy_from_slice(&60u16.to_be_bytes());
+        tcp[46] = 0x50;
+        assert!(key_of(&tcp, 7, 0).is_some());
+        for doff in [0x40u8, 0xb0] {
+            let mut bad = tcp.clone();
+            bad[46] = doff;
+            assert!(key_of(&bad, 7, 0).is_none(), "data offset {doff:#x}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever `key_of` accepts, the datapath's extraction reads in full: a malformed
+        /// frame's partial key is never installed as a well-formed frame's.
+        #[test]
+        fn what_qualifies_extracts_in_full(
+            total in 0u16..120,
+            tcp in proptest::bool::ANY,
+            doff in 0u8..16,
+            len in 30usize..120,
+        ) {
+            let mut f = udp_frame();
+            f.resize(len, 0);
+            if let Some(b) = f.get_mut(16..18) {
+                b.copy_from_slice(&total.to_be_bytes());
+            }
+            if tcp {
+                if let Some(b) = f.get_mut(23) {
+                    *b = PROTO_TCP;
+                }
+                if let Some(b) = f.get_mut(46) {
+                    *b = doff << 4;
+                }
+            }
+            if key_of(&f, 1, 0).is_some() {
+                let mut key = flowtable::FlowKey::zero();
+                proptest::prop_assert!(flowtable::extract::extract_into(&f, &mut key).is_ok());
+            }
+        }
     }
 
     #[test]
@@ -827,6 +981,12 @@ mod tests {
         let mut complete = frame.clone();
         complete[40..42].copy_from_slice(&(!folded).to_be_bytes());
         assert_eq!(run(&prog, &complete), XDP_REDIRECT);
+        // Malformed lengths (the same key) go to the socket.
+        for total in [51u16, 27] {
+            let mut bad = frame.clone();
+            bad[16..18].copy_from_slice(&total.to_be_bytes());
+            assert_eq!(run(&prog, &bad), XDP_PASS as u32, "total length {total}");
+        }
         // Longer than the output port takes: to the socket.
         value.max_len = 63;
         maps.insert(&key, &value).unwrap_or_else(|e| panic!("{e}"));
@@ -846,11 +1006,17 @@ mod tests {
         tcp[..34].copy_from_slice(&frame[..34]);
         tcp[23] = PROTO_TCP;
         tcp[16..18].copy_from_slice(&60u16.to_be_bytes());
+        tcp[46] = 0x50; // data offset: 5 words
         let tkey = key_of(&tcp, id, 0).unwrap_or_else(|| panic!("TCP qualifies"));
         value.out_ifindex = 1;
         value.version = 6;
         maps.insert(&tkey, &value).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(run(&prog, &tcp), XDP_REDIRECT);
+        for doff in [0x40u8, 0xb0] {
+            let mut bad = tcp.clone();
+            bad[46] = doff;
+            assert_eq!(run(&prog, &bad), XDP_PASS as u32, "data offset {doff:#x}");
+        }
         maps.remove(&tkey).unwrap_or_else(|e| panic!("{e}"));
     }
 
