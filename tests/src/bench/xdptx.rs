@@ -42,7 +42,9 @@
 
 use std::io;
 
-use datapath::port::afxdp::xdp::bpf_sys::{insn, sys_bpf, Insn, BPF_PSEUDO_MAP_FD};
+use datapath::port::afxdp::xdp::bpf_sys::{
+    insn, sys_bpf, Insn, TestRunAttr, BPF_PROG_TEST_RUN, BPF_PSEUDO_MAP_FD,
+};
 
 use super::bpf::{
     array_map, attach_xdp, fd_i32, fd_u32, load_xdp, map_load, map_store, FUNC_KTIME_GET_NS,
@@ -52,7 +54,6 @@ use super::frame::{build_frame, FlowAddrs, Probe, ETH_LEN, PAYLOAD_OFFSET};
 use super::sys;
 use super::tx::{Pacer, Share, TxConfig, TxReport};
 
-const BPF_PROG_TEST_RUN: libc::c_long = 10;
 /// The loopback interface's index, the same in every namespace.
 const LOOPBACK_IFINDEX: u32 = 1;
 const BPF_F_TEST_XDP_LIVE_FRAMES: u32 = 1 << 1;
@@ -68,28 +69,6 @@ const OFF_SEQ: i16 = 50;
 const OFF_TX_NS: i16 = 58;
 /// Bytes the program needs in the frame: headers and the whole probe.
 const NEEDED: i32 = 66;
-
-/// `bpf_attr` for BPF_PROG_TEST_RUN.
-#[repr(C)]
-#[derive(Default)]
-struct TestRunAttr {
-    prog_fd: u32,
-    retval: u32,
-    data_size_in: u32,
-    data_size_out: u32,
-    data_in: u64,
-    data_out: u64,
-    repeat: u32,
-    duration: u32,
-    ctx_size_in: u32,
-    ctx_size_out: u32,
-    ctx_in: u64,
-    ctx_out: u64,
-    flags: u32,
-    cpu: u32,
-    batch_size: u32,
-    _pad: u32,
-}
 
 /// The program's parameters.
 struct Params {

@@ -13,6 +13,8 @@ pub const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
 pub const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
 /// `BPF_MAP_DELETE_ELEM`.
 pub const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
+/// `BPF_PROG_TEST_RUN` (`BPF_PROG_RUN`).
+pub const BPF_PROG_TEST_RUN: libc::c_long = 10;
 /// `BPF_PROG_LOAD`.
 pub const BPF_PROG_LOAD: libc::c_long = 5;
 /// `BPF_PROG_TYPE_XDP`.
@@ -94,6 +96,29 @@ pub struct ProgLoadAttr {
 }
 
 /// Calls `bpf(cmd, attr, size_of(attr))` and returns the resulting non-negative value.
+/// `bpf_attr` for `BPF_PROG_TEST_RUN`: runs a program on a frame (tests, and the benchmark
+/// generator's live frames).
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct TestRunAttr {
+    pub prog_fd: u32,
+    pub retval: u32,
+    pub data_size_in: u32,
+    pub data_size_out: u32,
+    pub data_in: u64,
+    pub data_out: u64,
+    pub repeat: u32,
+    pub duration: u32,
+    pub ctx_size_in: u32,
+    pub ctx_size_out: u32,
+    pub ctx_in: u64,
+    pub ctx_out: u64,
+    pub flags: u32,
+    pub cpu: u32,
+    pub batch_size: u32,
+    pub _pad: u32,
+}
+
 pub fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<RawFd> {
     // SAFETY: `attr` is a valid, exclusively borrowed repr(C) prefix of `union bpf_attr` for
     // `cmd`, and its exact size is passed, so the kernel reads and writes only inside it. Any

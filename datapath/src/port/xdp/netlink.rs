@@ -49,7 +49,7 @@ impl XdpMode {
 }
 
 /// Appends a netlink attribute (header, payload, padding to 4 bytes).
-fn put_attr(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) {
+pub(super) fn put_attr(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) {
     let len = 4 + payload.len();
     buf.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_ne_bytes());
     buf.extend_from_slice(&kind.to_ne_bytes());

@@ -661,13 +661,7 @@ mod genl {
     /// The `netdev` family's id (fixed while the kernel runs).
     static FAMILY: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
 
-    fn attr(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) {
-        let len = 4 + payload.len();
-        buf.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_ne_bytes());
-        buf.extend_from_slice(&kind.to_ne_bytes());
-        buf.extend_from_slice(payload);
-        buf.resize(buf.len().next_multiple_of(4), 0);
-    }
+    use super::super::netlink::put_attr as attr;
 
     fn request(family: u16, cmd: u8, attrs: &[u8]) -> Vec<u8> {
         let len = u32::try_from(16 + 4 + attrs.len()).unwrap_or(u32::MAX);
@@ -899,19 +893,7 @@ mod tests {
         }
     }
 
-    /// `bpf_attr` for BPF_PROG_TEST_RUN.
-    #[repr(C)]
-    #[derive(Default)]
-    struct TestRunAttr {
-        prog_fd: u32,
-        retval: u32,
-        data_size_in: u32,
-        data_size_out: u32,
-        data_in: u64,
-        data_out: u64,
-        repeat: u32,
-        duration: u32,
-    }
+    use super::super::bpf_sys::{TestRunAttr, BPF_PROG_TEST_RUN};
 
     const XDP_REDIRECT: u32 = 4;
 
@@ -926,7 +908,7 @@ mod tests {
             repeat: 1,
             ..TestRunAttr::default()
         };
-        sys_bpf(10, &mut attr).unwrap_or_else(|e| panic!("BPF_PROG_TEST_RUN: {e}"));
+        sys_bpf(BPF_PROG_TEST_RUN, &mut attr).unwrap_or_else(|e| panic!("BPF_PROG_TEST_RUN: {e}"));
         attr.retval
     }
 
