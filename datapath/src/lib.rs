@@ -279,10 +279,8 @@ impl Datapath {
             .filter(|p| *p < s.pmds.len())
             .unwrap_or_else(|| s.least_loaded_pmd());
         let xdp = port.xdp();
-        let xdp_tx_ok = xdp.is_some_and(|x| {
-            port::afxdp::xdp::offload::xdp_features(x.ifindex, x.netns)
-                .is_ok_and(|f| f & port::afxdp::xdp::offload::XDP_ACT_NDO_XMIT != 0)
-        });
+        let xdp_tx_ok =
+            xdp.is_some_and(|x| port::afxdp::xdp::offload::takes_redirects(x.ifindex, x.netns));
         let entry = Arc::new(PortEntry {
             ofport,
             name: port.name().to_string(),

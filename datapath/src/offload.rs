@@ -107,8 +107,7 @@ fn takes_redirects(e: &PortEntry) -> bool {
         return false;
     }
     e.xdp_tx_checked.store(now, Ordering::Relaxed);
-    let ok =
-        kernel::xdp_features(x.ifindex, x.netns).is_ok_and(|f| f & kernel::XDP_ACT_NDO_XMIT != 0);
+    let ok = kernel::takes_redirects(x.ifindex, x.netns);
     if ok {
         e.xdp_tx_ok.store(true, Ordering::Relaxed);
     }
@@ -334,25 +333,13 @@ pub(crate) fn check_targets(shared: &Shared) {
         let Some(x) = e.xdp else {
             continue;
         };
-        let ok = kernel::xdp_features(x.ifindex, x.netns)
-            .is_ok_and(|f| f & kernel::XDP_ACT_NDO_XMIT != 0);
+        let ok = kernel::takes_redirects(x.ifindex, x.netns);
         let was = e.xdp_tx_ok.swap(ok, Ordering::Relaxed);
         if was && !ok {
             tracing::info!(port = %e.name, "no longer takes redirected frames: offload to it withdrawn");
-            withdraw_port_out(shared, e.ofport);
-        }
-    }
-}
-
-/// Withdraws the keys that send to port `ofport` (those that come in on it stay).
-fn withdraw_port_out(shared: &Shared, ofport: u32) {
-    for f in shared.all_megaflows() {
-        let sends = lock(&f.offloaded)
-            .values()
-            .any(|r| r.out_port == Some(ofport));
-        if sends {
-            // Coarse but rare: the flow's keys for this port, in either direction.
-            sync(shared, &f, true, Some(ofport));
+            // Coarse but rare: its keys in both directions (the PMD threads reinstall those
+            // that come in on it).
+            withdraw_port(shared, e.ofport);
         }
     }
 }

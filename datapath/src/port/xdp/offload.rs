@@ -631,6 +631,12 @@ pub fn xdp_features(ifindex: u32, netns: u64) -> io::Result<u64> {
     genl::xdp_features(ifindex)
 }
 
+/// Whether interface `ifindex` of namespace `netns` takes frames redirected by XDP now (its
+/// [`XDP_ACT_NDO_XMIT`] feature); no when the kernel cannot tell.
+pub fn takes_redirects(ifindex: u32, netns: u64) -> bool {
+    xdp_features(ifindex, netns).is_ok_and(|f| f & XDP_ACT_NDO_XMIT != 0)
+}
+
 /// The calling thread's network namespace (the inode of its namespace file), read once per
 /// thread: datapath threads do not move.
 pub fn thread_netns() -> io::Result<u64> {
